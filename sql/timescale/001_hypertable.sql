@@ -1,0 +1,6 @@
+-- TimescaleDB only: sensor_data becomes a hypertable partitioned by time (1-day chunks).
+-- migrate_data moves rows written while the database was still plain PostgreSQL.
+SELECT create_hypertable('sensor_data', 'time',
+    chunk_time_interval => INTERVAL '1 day',
+    if_not_exists => TRUE,
+    migrate_data => TRUE);

@@ -1,0 +1,144 @@
+/**
+ * Load configuration: schema defaults ← YAML file ← CNC_SECTION_KEY environment variables.
+ * Validated once with ajv, then frozen. Nothing else in the service reads process.env.
+ * Any problem is a ConfigError whose message is one line naming the key and the reason.
+ */
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Ajv } from 'ajv'
+import { parse as parseYaml } from 'yaml'
+import { configSchema, type Config } from './schema.js'
+
+export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../configs/config.yaml', import.meta.url))
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID'
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
+type Section = Record<string, Json>
+interface PropSchema { readonly type?: string }
+
+export function envName (section: string, key: string): string {
+  return `CNC_${section}_${key}`.toUpperCase()
+}
+
+function configFileFrom (argv: readonly string[]): { file: string, explicit: boolean } {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--config') {
+      const next = argv[i + 1]
+      if (next === undefined || next.startsWith('--')) throw new ConfigError('config: --config needs a file path')
+      return { file: next, explicit: true }
+    }
+    if (a?.startsWith('--config=') === true) return { file: a.slice('--config='.length), explicit: true }
+  }
+  return { file: DEFAULT_CONFIG_FILE, explicit: false }
+}
+
+function readYaml (file: string, explicit: boolean): Record<string, Json> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    if (!explicit && (err as NodeJS.ErrnoException).code === 'ENOENT') return {}
+    throw new ConfigError(`config: cannot read ${file}: ${(err as Error).message}`)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`config: ${file}: invalid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config: ${file}: top level must be a mapping of sections`)
+  return doc as Record<string, Json>
+}
+
+/** Turn an environment string into the type the schema expects; ajv reports what still does not fit. */
+function coerce (raw: string, prop: PropSchema): Json {
+  const text = raw.trim()
+  switch (prop.type) {
+    case 'integer':
+    case 'number':
+      return text !== '' && Number.isFinite(Number(text)) ? Number(text) : raw
+    case 'boolean':
+      return text === 'true' ? true : text === 'false' ? false : raw
+    case 'array':
+      return text === '' ? [] : text.split(',').map((part) => coerce(part, { type: 'number' }))
+    default:
+      return raw
+  }
+}
+
+function applyEnv (doc: Record<string, Json>, env: NodeJS.ProcessEnv, sources: Map<string, string>): void {
+  const known = new Set<string>()
+  for (const [section, sectionSchema] of Object.entries(configSchema.properties)) {
+    for (const [key, prop] of Object.entries(sectionSchema.properties)) {
+      const name = envName(section, key)
+      known.add(name)
+      const raw = env[name]
+      if (raw === undefined) continue
+      const current = doc[section]
+      const target: Section = typeof current === 'object' && current !== null && !Array.isArray(current) ? current : {}
+      target[key] = coerce(raw, prop as PropSchema)
+      doc[section] = target
+      sources.set(`${section}.${key}`, name)
+    }
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('CNC_') && !known.has(name)) {
+      throw new ConfigError(`config: ${name}: not a configuration key (see the README's configuration table)`)
+    }
+  }
+}
+
+function deepFreeze<T> (value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+const validate = new Ajv({ useDefaults: true, allErrors: false, strict: true }).compile(configSchema)
+
+export function loadConfig (argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): Config {
+  const { file, explicit } = configFileFrom(argv)
+  const doc = readYaml(file, explicit)
+  const sources = new Map<string, string>()
+  applyEnv(doc, env, sources)
+  if (!validate(doc)) {
+    const e = validate.errors?.[0]
+    const path = (e?.instancePath ?? '').slice(1).replaceAll('/', '.')
+    let key = path
+    let reason = e?.message ?? 'invalid'
+    if (e?.keyword === 'additionalProperties') {
+      const extra = String((e.params as { additionalProperty?: string }).additionalProperty)
+      key = path === '' ? extra : `${path}.${extra}`
+      reason = 'unknown key'
+    } else if (e?.keyword === 'enum') {
+      reason = `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`
+    }
+    const keyRoot = key.split('.').slice(0, 2).join('.')
+    const from = sources.get(keyRoot) ?? file
+    throw new ConfigError(`config: ${key || '(root)'}: ${reason} (from ${from})`)
+  }
+  const config = doc as unknown as Config
+  checkRelations(config, sources, file)
+  return deepFreeze(config)
+}
+
+/** Rules that span keys, which the schema cannot say. */
+function checkRelations (c: Config, sources: Map<string, string>, file: string): void {
+  const fail = (key: string, reason: string): never => {
+    throw new ConfigError(`config: ${key}: ${reason} (from ${sources.get(key) ?? file})`)
+  }
+  const first = c.nats.backoff_ms[0]
+  if (first !== undefined && first !== c.nats.ack_wait_ms) {
+    fail('nats.backoff_ms', `first delay (${first} ms) must equal nats.ack_wait_ms (${c.nats.ack_wait_ms} ms): JetStream uses it as the ack wait`)
+  }
+  if (c.nats.max_deliver <= c.nats.backoff_ms.length) {
+    fail('nats.max_deliver', `must be greater than the number of nats.backoff_ms delays (${c.nats.backoff_ms.length})`)
+  }
+}

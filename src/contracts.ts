@@ -1,0 +1,47 @@
+/**
+ * The types that cross stages.
+ *
+ *   ingest ─RawBatch─▶ parse ─ParsedBatch─▶ write ─CommitResult─▶ ack
+ *
+ * Message `i` of a batch is identified by its index in the batch everywhere; the ingest side keeps
+ * the JetStream handles (and so the only way to ack) under the same index.
+ */
+import type { RejectCode } from './errors.js'
+
+/** What the main thread hands a parser worker: payload bytes packed back to back. */
+export interface RawBatch {
+  /** Payload of message i is bytes[offsets[i] .. offsets[i + 1]). Its buffer is transferred, not copied. */
+  readonly bytes: Uint8Array
+  /** count + 1 offsets; its buffer is transferred too. */
+  readonly offsets: Uint32Array
+  readonly count: number
+  readonly maxPayloadBytes: number
+}
+
+export interface Rejection {
+  /** Index of the message in its batch. */
+  readonly index: number
+  readonly code: RejectCode
+  readonly detail: string
+}
+
+/** A worker's answer: the valid readings as binary COPY tuples, and every other message with its reason. */
+export interface ParsedBatch {
+  /** Binary COPY tuples, without header and trailer. */
+  readonly copy: Uint8Array
+  /** Row r occupies copy[rowEnds[r - 1] ?? 0 .. rowEnds[r]). */
+  readonly rowEnds: Uint32Array
+  /** Message index of row r. */
+  readonly rowMessage: Uint32Array
+  /** Reading time of row r, ms since 1970 (for the publish→commit latency histogram). */
+  readonly rowTimeMs: Float64Array
+  readonly rejections: readonly Rejection[]
+  /** The RawBatch's payload bytes and offsets, moved back to the main thread (dead letters, live feed). */
+  readonly bytes: Uint8Array
+  readonly offsets: Uint32Array
+}
+
+/** What the writer reports: the batch committed (with any rows PostgreSQL refused), or nothing did. */
+export type CommitResult =
+  | { readonly type: 'committed', readonly rows: number, readonly rejections: readonly Rejection[], readonly durationMs: number }
+  | { readonly type: 'failed', readonly error: Error, readonly transient: boolean }

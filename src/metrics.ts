@@ -1,0 +1,29 @@
+/**
+ * The prom-client registry and the pipeline's instruments. Names follow Prometheus conventions
+ * (`_total` counters, `_seconds` durations); the HTTP layer adds its own in api/.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export function createMetrics () {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry, prefix: 'cnc_' })
+  const reg = [registry]
+  return {
+    registry,
+    received: new Counter({ name: 'cnc_messages_received_total', help: 'Messages pulled from JetStream', registers: reg }),
+    committed: new Counter({ name: 'cnc_messages_committed_total', help: 'Readings committed to sensor_data (and acked)', registers: reg }),
+    rejected: new Counter({ name: 'cnc_messages_rejected_total', help: 'Messages dead-lettered to rejected_messages (and termed), by reason', labelNames: ['reason'] as const, registers: reg }),
+    nakd: new Counter({ name: 'cnc_messages_nakd_total', help: 'Messages nak\'d for redelivery because the database was unavailable', registers: reg }),
+    redelivered: new Counter({ name: 'cnc_messages_redelivered_total', help: 'Messages JetStream delivered more than once', registers: reg }),
+    batchFailures: new Counter({ name: 'cnc_batch_failures_total', help: 'Batches rolled back by a transient database error', registers: reg }),
+    batchSize: new Histogram({ name: 'cnc_batch_size', help: 'Messages per batch', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000], registers: reg }),
+    commitDuration: new Histogram({ name: 'cnc_commit_duration_seconds', help: 'BEGIN to COMMIT of one batch', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: reg }),
+    publishToCommit: new Histogram({ name: 'cnc_publish_to_commit_seconds', help: 'Reading timestamp to its commit (includes sensor clock skew)', buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: reg }),
+    consumerPending: new Gauge({ name: 'cnc_consumer_pending_messages', help: 'Stream messages not yet delivered to the consumer', registers: reg }),
+    consumerAckPending: new Gauge({ name: 'cnc_consumer_ack_pending_messages', help: 'Messages delivered and awaiting ack', registers: reg }),
+    batchesInFlight: new Gauge({ name: 'cnc_batches_in_flight', help: 'Batches between pull and ack', registers: reg }),
+    lastCommit: new Gauge({ name: 'cnc_last_commit_timestamp_seconds', help: 'Unix time of the last committed batch', registers: reg }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>

@@ -1,0 +1,43 @@
+/**
+ * Main-thread side of the parser workers. One task per batch; the payload buffers are transferred
+ * to the worker and back, so a batch's bytes are never copied between threads.
+ * Lifecycle: start (constructor) → parse()* → close() (waits for running tasks) | destroy().
+ */
+import { Piscina } from 'piscina'
+import type { ParsedBatch, RawBatch } from '../contracts.js'
+
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+const WORKER_FILE = new URL(`./parse-worker${ext}`, import.meta.url).href
+
+export class ParserPool {
+  readonly #pool: Piscina<RawBatch, ParsedBatch>
+  #closed = false
+
+  constructor (threads: number) {
+    this.#pool = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: threads,
+      maxThreads: threads,
+      idleTimeout: 60_000,
+      // The pipeline bounds batches in flight; the queue only ever holds what it admitted.
+      maxQueue: 'auto',
+    })
+  }
+
+  parse (raw: RawBatch): Promise<ParsedBatch> {
+    return this.#pool.run(raw, { transferList: [raw.bytes.buffer as ArrayBuffer, raw.offsets.buffer as ArrayBuffer] })
+  }
+
+  get threads (): number { return this.#pool.threads.length }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#pool.close()
+  }
+
+  async destroy (): Promise<void> {
+    this.#closed = true
+    await this.#pool.destroy()
+  }
+}

@@ -1,0 +1,193 @@
+/**
+ * The flow in one screen:
+ *
+ *   source ─IngestBatch─▶ queue ─▶ parse (worker) ─▶ write (BEGIN·COPY·COMMIT) ─▶ settle (ack | term | nak)
+ *                           └── at most ingest.max_in_flight batches between queue and settle ──┘
+ *
+ * Parsing batch N+1 overlaps writing batch N. A batch is acked only after its COMMIT returned.
+ * When the database fails transiently the batch is nak'd with a delay and the pipeline stops taking
+ * batches until a probe query succeeds; batches it holds meanwhile get `working()` every ack_wait/3 so
+ * JetStream does not redeliver copies of them.
+ *
+ * States: running ⇄ db-down → draining → closed.
+ */
+import type { Logger } from 'pino'
+import { keepAlive, nakAll, nakNow, settleCommitted } from './ack/settle.js'
+import type { Rejection } from './contracts.js'
+import type { IngestBatch } from './ingest/jetstream-source.js'
+import type { Metrics } from './metrics.js'
+import type { ParserPool } from './parse/parser-pool.js'
+import type { CopyWriter } from './write/copy-writer.js'
+import type { DeadLetter } from './write/dead-letters.js'
+
+export interface PipelineOptions {
+  readonly maxInFlight: number
+  readonly ackWaitMs: number
+  readonly nakDelayMs: number
+  /** Probe used while the database is down; resolves when it answers again. */
+  readonly probeDb: () => Promise<void>
+}
+
+export type PipelineState = 'running' | 'db-down' | 'draining' | 'closed'
+
+interface Held { readonly batch: IngestBatch, lastSignal: number }
+
+export class Pipeline {
+  readonly #parser: ParserPool
+  readonly #writer: CopyWriter
+  readonly #metrics: Metrics
+  readonly #log: Logger
+  readonly #opts: PipelineOptions
+  readonly #queue: Held[] = []
+  readonly #held = new Set<Held>()
+  #inFlight = 0
+  #state: PipelineState = 'running'
+  #keepAliveTimer: NodeJS.Timeout
+  #idle: (() => void) | undefined
+  #lastCommitAt = 0
+  #draining = false
+
+  constructor (parser: ParserPool, writer: CopyWriter, metrics: Metrics, log: Logger, opts: PipelineOptions) {
+    this.#parser = parser
+    this.#writer = writer
+    this.#metrics = metrics
+    this.#log = log
+    this.#opts = opts
+    this.#keepAliveTimer = setInterval(() => this.#keepHeldAlive(), Math.max(250, Math.floor(opts.ackWaitMs / 3)))
+    this.#keepAliveTimer.unref()
+  }
+
+  get state (): PipelineState { return this.#state }
+  get inFlight (): number { return this.#inFlight }
+  get queued (): number { return this.#queue.length }
+  get lastCommitAt (): number { return this.#lastCommitAt }
+
+  /** The source's callback: takes a batch in; it will be settled exactly once. */
+  readonly accept = (batch: IngestBatch): void => {
+    const held: Held = { batch, lastSignal: batch.receivedAt }
+    this.#held.add(held)
+    this.#queue.push(held)
+    this.#metrics.received.inc(batch.msgs.length)
+    if (batch.redelivered > 0) this.#metrics.redelivered.inc(batch.redelivered)
+    this.#metrics.consumerPending.set(batch.pendingAfter)
+    this.#pump()
+  }
+
+  #pump (): void {
+    while (this.#inFlight < this.#opts.maxInFlight && this.#queue.length > 0 && this.#state !== 'db-down' && this.#state !== 'closed') {
+      const held = this.#queue.shift() as Held
+      this.#inFlight++
+      this.#metrics.batchesInFlight.set(this.#inFlight)
+      this.#process(held).catch((err: unknown) => this.#log.error({ err }, 'batch processing failed unexpectedly'))
+        .finally(() => {
+          this.#held.delete(held)
+          this.#inFlight--
+          this.#metrics.batchesInFlight.set(this.#inFlight)
+          this.#pump()
+          this.#checkIdle()
+        })
+    }
+  }
+
+  async #process (held: Held): Promise<void> {
+    const { batch } = held
+    let parsed
+    try {
+      parsed = await this.#parser.parse(batch.raw)
+    } catch (err) {
+      // A worker failure is ours, not the message's: retry later rather than dead-letter.
+      this.#log.error({ err, messages: batch.msgs.length }, 'parser worker failed; batch nak\'d')
+      nakAll(batch.msgs, this.#opts.nakDelayMs)
+      this.#metrics.nakd.inc(batch.msgs.length)
+      return
+    }
+    const deadLetterFor = (r: Rejection): DeadLetter => ({
+      subject: batch.msgs[r.index]?.subject ?? '',
+      streamSeq: batch.streamSeq[r.index] ?? null,
+      reason: r.code,
+      detail: r.detail,
+      payload: parsed.bytes.subarray(parsed.offsets[r.index], parsed.offsets[r.index + 1]),
+    })
+    const result = await this.#writer.write(parsed, deadLetterFor)
+    if (result.type === 'failed') {
+      nakAll(batch.msgs, this.#opts.nakDelayMs)
+      this.#metrics.nakd.inc(batch.msgs.length)
+      this.#metrics.batchFailures.inc()
+      this.#log.warn({ err: result.error.message, code: (result.error as { code?: string }).code, messages: batch.msgs.length }, 'batch rolled back; nak\'d for redelivery')
+      this.#databaseDown()
+      return
+    }
+    const counts = settleCommitted(batch.msgs, result.rejections)
+    const now = Date.now()
+    this.#lastCommitAt = now
+    this.#metrics.committed.inc(counts.acked)
+    for (const r of result.rejections) this.#metrics.rejected.inc({ reason: r.code })
+    this.#metrics.batchSize.observe(batch.msgs.length)
+    this.#metrics.commitDuration.observe(result.durationMs / 1000)
+    this.#metrics.lastCommit.set(now / 1000)
+    const times = parsed.rowTimeMs
+    for (let r = 0; r < times.length; r++) this.#metrics.publishToCommit.observe((now - (times[r] as number)) / 1000)
+    this.#log.debug({ messages: batch.msgs.length, rows: result.rows, rejected: counts.termed, ms: Math.round(result.durationMs) }, 'batch committed')
+  }
+
+  #databaseDown (): void {
+    if (this.#state !== 'running') return
+    this.#state = 'db-down'
+    this.#log.warn('database unavailable: pausing until it answers')
+    const probe = async (): Promise<void> => {
+      for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+        await new Promise((resolve) => setTimeout(resolve, delay))
+        if (this.#state === 'closed') return
+        try {
+          await this.#opts.probeDb()
+          break
+        } catch { /* still down */ }
+      }
+      if (this.#state === 'db-down') this.#state = this.#draining ? 'draining' : 'running'
+      this.#log.info('database answers again: resuming')
+      this.#pump()
+      this.#checkIdle()
+    }
+    probe().catch((err: unknown) => this.#log.error({ err }, 'database probe loop failed'))
+  }
+
+  #keepHeldAlive (): void {
+    const now = Date.now()
+    const due = this.#opts.ackWaitMs / 3
+    for (const h of this.#held) {
+      if (now - h.lastSignal >= due) {
+        keepAlive(h.batch.msgs)
+        h.lastSignal = now
+      }
+    }
+  }
+
+  #checkIdle (): void {
+    if (this.#idle !== undefined && this.#inFlight === 0 && (this.#queue.length === 0 || this.#state === 'db-down')) this.#idle()
+  }
+
+  /**
+   * Drain: settle everything taken in (the source must be stopped first). Resolves true when all
+   * batches were committed or nak'd by the deadline; otherwise naks what is left and resolves false.
+   */
+  async close (deadlineMs: number): Promise<boolean> {
+    if (this.#state === 'closed') return true
+    this.#draining = true
+    if (this.#state === 'running') this.#state = 'draining'
+    const drained = new Promise<void>((resolve) => { this.#idle = resolve })
+    this.#checkIdle()
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), deadlineMs) })
+    let ok = await Promise.race([drained.then(() => true), timedOut])
+    clearTimeout(timer)
+    // Batches still queued (database down) go back to JetStream now rather than at ack_wait.
+    for (const h of this.#queue.splice(0)) {
+      nakNow(h.batch.msgs)
+      this.#held.delete(h)
+      ok = false
+    }
+    this.#state = 'closed'
+    clearInterval(this.#keepAliveTimer)
+    return ok && this.#inFlight === 0
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Boot and shutdown of the whole service, usable in-process by tests.
+ *
+ *   start: database (create if missing) → features → migrations → NATS → stream + consumer
+ *          → parser workers → writer → pipeline → pull consumer → HTTP server
+ *   close: readiness off → stop pulling → drain the pipeline (commit + ack what is in flight)
+ *          → workers → NATS drain → database pools; in reverse order of start.
+ */
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import type pg from 'pg'
+import type { Logger } from 'pino'
+import { ApiServer } from './api/server.js'
+import type { Config } from './config/schema.js'
+import { ensureConsumer, ensureStream } from './ingest/jetstream-setup.js'
+import { JetStreamSource } from './ingest/jetstream-source.js'
+import { createMetrics, type Metrics } from './metrics.js'
+import { ParserPool } from './parse/parser-pool.js'
+import { Pipeline } from './pipeline.js'
+import { CopyWriter } from './write/copy-writer.js'
+import { createPool, ensureDatabase, redactUrl } from './write/database.js'
+import { detectFeatures, type DbFeatures } from './write/db-features.js'
+import { migrate } from './write/migrate.js'
+
+export type ServiceState = 'starting' | 'running' | 'draining' | 'closed'
+
+export class Service {
+  readonly config: Config
+  readonly metrics: Metrics
+  readonly #log: Logger
+  #state: ServiceState = 'starting'
+  #ingestPool: pg.Pool | undefined
+  #apiPool: pg.Pool | undefined
+  #nc: NatsConnection | undefined
+  #jsm: JetStreamManager | undefined
+  #parser: ParserPool | undefined
+  #pipeline: Pipeline | undefined
+  #source: JetStreamSource | undefined
+  #server: ApiServer | undefined
+  #features: DbFeatures | undefined
+  #statsTimer: NodeJS.Timeout | undefined
+
+  constructor (config: Config, log: Logger) {
+    this.config = config
+    this.#log = log
+    this.metrics = createMetrics()
+  }
+
+  get state (): ServiceState { return this.#state }
+  get features (): DbFeatures | undefined { return this.#features }
+  get httpPort (): number { return this.#server?.port ?? 0 }
+  get apiPool (): pg.Pool | undefined { return this.#apiPool }
+
+  async start (): Promise<void> {
+    const cfg = this.config
+    const log = this.#log
+    log.info({ nats: cfg.nats.url, stream: cfg.nats.stream, consumer: cfg.nats.consumer, database: redactUrl(cfg.database.url) }, 'starting')
+
+    // The HTTP server comes up first so /livez answers and /readyz says what start-up waits for.
+    this.#server = new ApiServer({ host: cfg.http.host, port: cfg.http.port, registry: this.metrics.registry, readiness: { check: () => this.#readiness() }, log: log.child({ stage: 'api' }) })
+    await this.#server.start()
+
+    const dbLog = log.child({ stage: 'write' })
+    await ensureDatabase(cfg.database.url, dbLog)
+    this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size, applicationName: 'cnc-monitor-ingest' }, dbLog)
+    this.#apiPool = createPool(cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
+    const client = await this.#ingestPool.connect()
+    try {
+      this.#features = await detectFeatures(client, dbLog)
+      dbLog.info(this.#features, `database mode: ${this.#features.mode}`)
+      await migrate(client, this.#features, dbLog)
+    } finally {
+      client.release()
+    }
+
+    const ingestLog = log.child({ stage: 'ingest' })
+    this.#nc = await connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 })
+    this.#jsm = await jetstreamManager(this.#nc)
+    await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
+    await ensureConsumer(this.#jsm, cfg, ingestLog)
+
+    this.#parser = new ParserPool(cfg.ingest.parser_threads)
+    const ingestPool = this.#ingestPool
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool), this.metrics, log.child({ stage: 'pipeline' }), {
+      maxInFlight: cfg.ingest.max_in_flight,
+      ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
+      nakDelayMs: cfg.nats.nak_delay_ms,
+      probeDb: async () => { await ingestPool.query('SELECT 1') },
+    })
+    this.#source = new JetStreamSource({
+      stream: cfg.nats.stream,
+      consumer: cfg.nats.consumer,
+      batchSize: cfg.ingest.batch_size,
+      lingerMs: cfg.ingest.linger_ms,
+      maxPayloadBytes: cfg.nats.max_payload_bytes,
+    }, this.#pipeline.accept, ingestLog)
+    const consumer = await this.#jsm.jetstream().consumers.get(cfg.nats.stream, cfg.nats.consumer)
+    await this.#source.start(consumer)
+    this.#startStats()
+    this.#state = 'running'
+    log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
+  }
+
+  async #readiness (): Promise<Record<string, string> | null> {
+    const problems: Record<string, string> = {}
+    if (this.#state !== 'running') problems.service = this.#state
+    if (this.#nc === undefined || this.#nc.isClosed()) problems.nats = 'disconnected'
+    if (this.#source?.state !== 'consuming') problems.consumer = this.#source?.state ?? 'not started'
+    if (this.#pipeline?.state === 'db-down') problems.database = 'unavailable'
+    else if (this.#apiPool !== undefined) {
+      try {
+        await this.#apiPool.query('SELECT 1')
+      } catch {
+        problems.database = 'unavailable'
+      }
+    } else {
+      problems.database = 'not connected'
+    }
+    return Object.keys(problems).length === 0 ? null : problems
+  }
+
+  #startStats (): void {
+    const every = this.config.log.summary_interval_ms
+    if (every === 0) return
+    const m = this.metrics
+    let last = { received: 0, committed: 0, rejected: 0, at: Date.now() }
+    const read = async () => ({
+      received: (await m.received.get()).values[0]?.value ?? 0,
+      committed: (await m.committed.get()).values[0]?.value ?? 0,
+      rejected: (await m.rejected.get()).values.reduce((s, v) => s + v.value, 0),
+    })
+    this.#statsTimer = setInterval(() => {
+      (async () => {
+        const now = await read()
+        const at = Date.now()
+        const secs = (at - last.at) / 1000
+        const jsm = this.#jsm
+        if (jsm !== undefined) {
+          try {
+            const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
+            m.consumerPending.set(ci.num_pending)
+            m.consumerAckPending.set(ci.num_ack_pending)
+          } catch { /* NATS away: the gauges keep their last value */ }
+        }
+        if (now.received !== last.received) {
+          this.#log.info({
+            msgPerSec: Math.round((now.committed - last.committed + now.rejected - last.rejected) / secs),
+            received: now.received - last.received,
+            committed: now.committed - last.committed,
+            rejected: now.rejected - last.rejected,
+            inFlight: this.#pipeline?.inFlight,
+          }, 'ingest summary')
+        }
+        last = { ...now, at }
+      })().catch((err: unknown) => this.#log.warn({ err }, 'summary failed'))
+    }, every)
+    this.#statsTimer.unref()
+  }
+
+  /** Graceful stop; resolves true when everything taken in was committed and acked (or nak'd). */
+  async close (): Promise<boolean> {
+    if (this.#state === 'closed' || this.#state === 'draining') return true
+    this.#state = 'draining'
+    const log = this.#log
+    const deadline = Date.now() + this.config.ingest.shutdown_timeout_ms
+    clearInterval(this.#statsTimer)
+    await this.#source?.stop()
+    const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
+    await this.#parser?.close()
+    this.#server?.close()
+    await this.#nc?.drain().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS drain failed'))
+    await this.#ingestPool?.end().catch(() => {})
+    await this.#apiPool?.end().catch(() => {})
+    this.#state = 'closed'
+    log.info({ drained }, drained ? 'stopped cleanly' : 'stopped with work left to JetStream redelivery')
+    return drained
+  }
+}

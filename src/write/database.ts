@@ -1,0 +1,76 @@
+/**
+ * PostgreSQL connections: the database named in database.url is created when it does not exist
+ * (a fresh machine, a test run's private database), and pools are made with an application name
+ * so each one shows up separately in pg_stat_activity.
+ */
+import pg from 'pg'
+import type { Logger } from 'pino'
+import { sqlstateOf } from './sqlstate.js'
+
+const INVALID_CATALOG_NAME = '3D000'
+const DUPLICATE_DATABASE = '42P04'
+
+export function quoteIdent (name: string): string {
+  return '"' + name.replaceAll('"', '""') + '"'
+}
+
+/** Connects once; when the database is missing, creates it through the `postgres` maintenance database. */
+export async function ensureDatabase (url: string, log: Logger): Promise<void> {
+  const probe = new pg.Client({ connectionString: url })
+  try {
+    await probe.connect()
+    return
+  } catch (err) {
+    if (sqlstateOf(err) !== INVALID_CATALOG_NAME) throw err
+  } finally {
+    await probe.end().catch(() => {})
+  }
+  const target = new URL(url)
+  const name = decodeURIComponent(target.pathname.slice(1))
+  target.pathname = '/postgres'
+  const admin = new pg.Client({ connectionString: target.toString() })
+  await admin.connect()
+  try {
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)}`)
+    log.info({ database: name }, 'created database')
+  } catch (err) {
+    if (sqlstateOf(err) !== DUPLICATE_DATABASE) throw err
+  } finally {
+    await admin.end()
+  }
+}
+
+export interface PoolOptions {
+  readonly max: number
+  readonly applicationName: string
+  readonly statementTimeoutMs?: number
+}
+
+export function createPool (url: string, opts: PoolOptions, log: Logger): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max,
+    application_name: opts.applicationName,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    ...(opts.statementTimeoutMs === undefined ? {} : { statement_timeout: opts.statementTimeoutMs }),
+  })
+  // A connection whose server went away emits 'error' (on the pool while idle, on the client while
+  // checked out); without listeners the process would crash. The failing query reports it as well.
+  pool.on('error', (err) => log.warn({ err: err.message, code: sqlstateOf(err) }, 'idle database connection lost'))
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err: err.message, code: sqlstateOf(err) }, 'database connection lost'))
+  })
+  return pool
+}
+
+/** Redacts the password of a connection URL for logs. */
+export function redactUrl (url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return '(unparseable url)'
+  }
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { Service } from '../../src/service.js'
+import { BAD_PAYLOADS, json, reading } from '../helpers/payloads.js'
+import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+
+const MACHINES = ['CNC-001', 'CNC-002', 'CNC-003', 'CNC-004']
+
+function validSet (perMachine: number): string[] {
+  const out: string[] = []
+  for (let n = 0; n < perMachine; n++) for (const m of MACHINES) out.push(json(reading(m, n)))
+  return out
+}
+
+async function rowCounts (t: TestEnv): Promise<{ rows: number, distinct: number }> {
+  const [r] = await t.query<{ rows: string, distinct: string }>('SELECT count(*) AS rows, count(DISTINCT (machine_id, active_program_line)) AS distinct FROM sensor_data')
+  return { rows: Number(r?.rows), distinct: Number(r?.distinct) }
+}
+
+describe('ingest pipeline against NATS and PostgreSQL', () => {
+  let t: TestEnv
+  before(async () => { t = await createTestEnv('INGEST') })
+  after(async () => { await t.cleanup() })
+
+  it('stores exactly the valid readings, dead-letters every bad message with its reason, and settles all', async () => {
+    const valid = validSet(500)
+    const proto = '{"__proto__":{"isAdmin":true},"machine_id":"CNC-PROTO","timestamp":"2025-07-13T10:00:00Z","temperature":1,"spindle_speed":2,"active_program_line":1}'
+    const payloads: Array<string | Uint8Array> = [...valid.slice(0, 1000), ...BAD_PAYLOADS.map((b) => b.payload), proto, ...valid.slice(1000)]
+    await prefill(t, payloads)
+    const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '700', CNC_INGEST_LINGER_MS: '20', CNC_NATS_MAX_PAYLOAD_BYTES: '65536' }), silentLog)
+    await service.start()
+    try {
+      await waitSettled(t)
+      const perMachine = await t.query<{ machine_id: string, n: string }>('SELECT machine_id, count(*) AS n FROM sensor_data GROUP BY 1 ORDER BY 1')
+      assert.deepEqual(perMachine.map((r) => [r.machine_id, Number(r.n)]), [...MACHINES.map((m) => [m, 500]), ['CNC-PROTO', 1]])
+      const rejected = await t.query<{ subject: string, stream_seq: string, reason: string, detail: string, payload: Buffer }>(
+        'SELECT subject, stream_seq, reason, detail, payload FROM rejected_messages ORDER BY stream_seq')
+      assert.deepEqual(rejected.map((r) => r.reason), BAD_PAYLOADS.map((b) => b.reason))
+      rejected.forEach((r, i) => {
+        const bad = BAD_PAYLOADS[i]
+        assert.ok(bad)
+        assert.equal(r.subject, `${t.stream}.metrics`)
+        assert.equal(Number(r.stream_seq), 1001 + i, 'stream sequence of the dead letter')
+        assert.deepEqual(r.payload, Buffer.from(bad.payload), `payload bytes of ${bad.name}`)
+        assert.ok(r.detail.length > 0)
+      })
+      const ci = await t.consumerInfo()
+      assert.equal(ci.num_pending, 0)
+      assert.equal(ci.num_ack_pending, 0)
+      assert.equal(ci.num_redelivered, 0)
+    } finally {
+      await service.close()
+    }
+  })
+
+  it('naks while the database drops its connections, then commits every reading once', async () => {
+    await t.query('TRUNCATE sensor_data, rejected_messages')
+    const valid = validSet(5000)
+    await prefill(t, valid)
+    const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '1000', CNC_NATS_NAK_DELAY_MS: '200', CNC_INGEST_MAX_IN_FLIGHT: '2' }), silentLog)
+    await service.start()
+    try {
+      // Kill the writer's connections a few times while batches are being written.
+      for (let i = 0; i < 4; i++) {
+        await waitFor('some rows', async () => (await rowCounts(t)).rows > i * 2000, 20_000, 10)
+        await t.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cnc-monitor-ingest' AND datname = current_database()")
+      }
+      await waitSettled(t, 60_000)
+      const counts = await rowCounts(t)
+      assert.equal(counts.distinct, valid.length, 'every reading stored')
+      assert.equal(counts.rows, valid.length, 'no reading stored twice')
+      const nakd = (await service.metrics.nakd.get()).values[0]?.value ?? 0
+      assert.ok(nakd > 0, 'some batches were nak\'d')
+    } finally {
+      await service.close()
+    }
+  })
+})

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { decodeBatch } from '../../src/parse/decode-batch.js'
+import { BAD_PAYLOADS, json, pack, reading } from '../helpers/payloads.js'
+
+describe('decodeBatch', () => {
+  it('encodes every valid reading as one row, in message order', () => {
+    const out = decodeBatch(pack([json(reading('A', 1)), json(reading('B', 2)), json(reading('C', 3))]))
+    assert.equal(out.rejections.length, 0)
+    assert.deepEqual([...out.rowMessage], [0, 1, 2])
+    assert.equal(out.rowEnds.length, 3)
+    assert.equal(out.rowEnds[2], out.copy.byteLength)
+    assert.equal(out.rowTimeMs[0], Date.UTC(2025, 6, 13, 10, 0, 0) + 100)
+  })
+
+  it('accepts optional fields absent or null and ignores unknown fields', () => {
+    const minimal = { machine_id: 'M', timestamp: '2025-07-13T10:00:00+02:00', temperature: 1, spindle_speed: 2 }
+    const nulls = { ...minimal, x_pos_mm: null, machine_state: null, active_program_line: null, firmware: 'v2' }
+    const out = decodeBatch(pack([json(minimal), json(nulls)]))
+    assert.deepEqual(out.rejections, [])
+    assert.equal(out.rowEnds.length, 2)
+  })
+
+  for (const bad of BAD_PAYLOADS) {
+    it(`rejects ${bad.name} as ${bad.reason}, keeping its neighbours`, () => {
+      const out = decodeBatch(pack([json(reading('OK', 1)), bad.payload, json(reading('OK', 2))]))
+      assert.equal(out.rejections.length, 1, JSON.stringify(out.rejections))
+      const r = out.rejections[0]
+      assert.equal(r?.index, 1)
+      assert.equal(r?.code, bad.reason)
+      assert.ok((r?.detail.length ?? 0) > 0)
+      assert.deepEqual([...out.rowMessage], [0, 2])
+    })
+  }
+
+  it('names the failing field in schema rejections', () => {
+    const out = decodeBatch(pack([json(reading('X', 1, { temperature: 'hot' })), json({ machine_id: 'X', timestamp: '2025-07-13T10:00:00Z', temperature: 1 })]))
+    assert.equal(out.rejections[0]?.detail, 'temperature: must be number')
+    assert.equal(out.rejections[1]?.detail, 'spindle_speed: is required')
+  })
+
+  it('does not pollute prototypes through __proto__ or constructor keys', () => {
+    const payload = '{"__proto__":{"polluted":1},"constructor":{"prototype":{"polluted":2}},"machine_id":"P","timestamp":"2025-07-13T10:00:00Z","temperature":1,"spindle_speed":2}'
+    const out = decodeBatch(pack([payload]))
+    assert.equal(out.rejections.length, 0)
+    assert.equal(({} as Record<string, unknown>).polluted, undefined)
+    assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false)
+  })
+
+  it('gives the same answer for the same bytes every time', () => {
+    const payloads = [json(reading('A', 1)), ...BAD_PAYLOADS.map((b) => b.payload)]
+    const a = decodeBatch(pack(payloads))
+    const b = decodeBatch(pack(payloads))
+    assert.deepEqual(a.rejections, b.rejections)
+    assert.deepEqual(Buffer.from(a.copy), Buffer.from(b.copy))
+  })
+
+  it('returns the payload bytes and offsets for dead letters', () => {
+    const raw = pack(['{', json(reading('A', 1))])
+    const out = decodeBatch(raw)
+    assert.equal(Buffer.from(out.bytes.subarray(out.offsets[0], out.offsets[1])).toString(), '{')
+  })
+})
