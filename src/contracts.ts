@@ -43,5 +43,14 @@ export interface ParsedBatch {
 
 /** What the writer reports: the batch committed (with any rows PostgreSQL refused), or nothing did. */
 export type CommitResult =
-  | { readonly type: 'committed', readonly rows: number, readonly rejections: readonly Rejection[], readonly durationMs: number }
+  | {
+    readonly type: 'committed'
+    /** Rows this transaction added to sensor_data. */
+    readonly rows: number
+    /** Messages dead-lettered by this transaction. */
+    readonly rejections: readonly Rejection[]
+    /** Indices of messages an earlier transaction had already committed (redeliveries): ack only. */
+    readonly alreadyCommitted: readonly number[]
+    readonly durationMs: number
+  }
   | { readonly type: 'failed', readonly error: Error, readonly transient: boolean }

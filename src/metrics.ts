@@ -14,6 +14,7 @@ export function createMetrics () {
     committed: new Counter({ name: 'cnc_messages_committed_total', help: 'Readings committed to sensor_data (and acked)', registers: reg }),
     rejected: new Counter({ name: 'cnc_messages_rejected_total', help: 'Messages dead-lettered to rejected_messages (and termed), by reason', labelNames: ['reason'] as const, registers: reg }),
     nakd: new Counter({ name: 'cnc_messages_nakd_total', help: 'Messages nak\'d for redelivery because the database was unavailable', registers: reg }),
+    duplicates: new Counter({ name: 'cnc_messages_already_committed_total', help: 'Redelivered messages the ledger showed as committed before (acked, not written again)', registers: reg }),
     redelivered: new Counter({ name: 'cnc_messages_redelivered_total', help: 'Messages JetStream delivered more than once', registers: reg }),
     batchFailures: new Counter({ name: 'cnc_batch_failures_total', help: 'Batches rolled back by a transient database error', registers: reg }),
     batchSize: new Histogram({ name: 'cnc_batch_size', help: 'Messages per batch', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000], registers: reg }),

@@ -24,6 +24,8 @@ export interface PipelineOptions {
   readonly maxInFlight: number
   readonly ackWaitMs: number
   readonly nakDelayMs: number
+  /** Ledger identity of the stream: `<name>@<created>`. */
+  readonly streamKey: string
   /** Probe used while the database is down; resolves when it answers again. */
   readonly probeDb: () => Promise<void>
 }
@@ -108,7 +110,7 @@ export class Pipeline {
       detail: r.detail,
       payload: parsed.bytes.subarray(parsed.offsets[r.index], parsed.offsets[r.index + 1]),
     })
-    const result = await this.#writer.write(parsed, deadLetterFor)
+    const result = await this.#writer.write(parsed, { streamKey: this.#opts.streamKey, streamSeq: batch.streamSeq, deadLetterFor })
     if (result.type === 'failed') {
       nakAll(batch.msgs, this.#opts.nakDelayMs)
       this.#metrics.nakd.inc(batch.msgs.length)
@@ -120,14 +122,18 @@ export class Pipeline {
     const counts = settleCommitted(batch.msgs, result.rejections)
     const now = Date.now()
     this.#lastCommitAt = now
-    this.#metrics.committed.inc(counts.acked)
+    this.#metrics.committed.inc(result.rows)
+    if (result.alreadyCommitted.length > 0) {
+      this.#metrics.duplicates.inc(result.alreadyCommitted.length)
+      this.#log.info({ messages: result.alreadyCommitted.length }, 'redelivered messages were already committed: acked without writing again')
+    }
     for (const r of result.rejections) this.#metrics.rejected.inc({ reason: r.code })
     this.#metrics.batchSize.observe(batch.msgs.length)
     this.#metrics.commitDuration.observe(result.durationMs / 1000)
     this.#metrics.lastCommit.set(now / 1000)
     const times = parsed.rowTimeMs
     for (let r = 0; r < times.length; r++) this.#metrics.publishToCommit.observe((now - (times[r] as number)) / 1000)
-    this.#log.debug({ messages: batch.msgs.length, rows: result.rows, rejected: counts.termed, ms: Math.round(result.durationMs) }, 'batch committed')
+    this.#log.debug({ messages: batch.msgs.length, rows: result.rows, rejected: counts.termed, acked: counts.acked, ms: Math.round(result.durationMs) }, 'batch committed')
   }
 
   #databaseDown (): void {

@@ -20,7 +20,10 @@ import { Pipeline } from './pipeline.js'
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
+import { pruneLedger } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
+
+const LEDGER_PRUNE_EVERY_MS = 30_000
 
 export type ServiceState = 'starting' | 'running' | 'draining' | 'closed'
 
@@ -39,6 +42,7 @@ export class Service {
   #server: ApiServer | undefined
   #features: DbFeatures | undefined
   #statsTimer: NodeJS.Timeout | undefined
+  #pruneTimer: NodeJS.Timeout | undefined
 
   constructor (config: Config, log: Logger) {
     this.config = config
@@ -76,7 +80,7 @@ export class Service {
     const ingestLog = log.child({ stage: 'ingest' })
     this.#nc = await connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 })
     this.#jsm = await jetstreamManager(this.#nc)
-    await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
+    const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
     await ensureConsumer(this.#jsm, cfg, ingestLog)
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads)
@@ -85,6 +89,7 @@ export class Service {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
+      streamKey,
       probeDb: async () => { await ingestPool.query('SELECT 1') },
     })
     this.#source = new JetStreamSource({
@@ -97,6 +102,7 @@ export class Service {
     const consumer = await this.#jsm.jetstream().consumers.get(cfg.nats.stream, cfg.nats.consumer)
     await this.#source.start(consumer)
     this.#startStats()
+    this.#startLedgerPruning(streamKey)
     this.#state = 'running'
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
   }
@@ -157,6 +163,22 @@ export class Service {
     this.#statsTimer.unref()
   }
 
+  /** Ledger ranges at or below the consumer's ack floor can never be redelivered: drop them. */
+  #startLedgerPruning (streamKey: string): void {
+    const log = this.#log.child({ stage: 'write' })
+    this.#pruneTimer = setInterval(() => {
+      (async () => {
+        const jsm = this.#jsm
+        const pool = this.#ingestPool
+        if (jsm === undefined || pool === undefined) return
+        const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
+        const pruned = await pruneLedger(pool, streamKey, ci.ack_floor.stream_seq)
+        if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
+      })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
+    }, LEDGER_PRUNE_EVERY_MS)
+    this.#pruneTimer.unref()
+  }
+
   /** Graceful stop; resolves true when everything taken in was committed and acked (or nak'd). */
   async close (): Promise<boolean> {
     if (this.#state === 'closed' || this.#state === 'draining') return true
@@ -164,6 +186,7 @@ export class Service {
     const log = this.#log
     const deadline = Date.now() + this.config.ingest.shutdown_timeout_ms
     clearInterval(this.#statsTimer)
+    clearInterval(this.#pruneTimer)
     await this.#source?.stop()
     const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
     await this.#parser?.close()

@@ -16,14 +16,17 @@ function isApiError (err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code
 }
 
-export async function ensureStream (jsm: JetStreamManager, stream: string, log: Logger): Promise<void> {
+/** Returns the stream's identity for the ingest ledger: `<name>@<creation time>`. */
+export async function ensureStream (jsm: JetStreamManager, stream: string, log: Logger): Promise<string> {
   try {
     const info = await jsm.streams.info(stream)
     log.info({ stream, subjects: info.config.subjects, messages: info.state.messages }, 'using existing stream')
+    return `${stream}@${info.created}`
   } catch (err) {
     if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err
-    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] })
+    const info = await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] })
     log.info({ stream, subjects: [`${stream}.>`] }, 'created stream')
+    return `${stream}@${info.created}`
   }
 }
 

@@ -1,22 +1,36 @@
 /**
  * Writes one parsed batch in one transaction:
  *
- *   BEGIN · SAVEPOINT · COPY sensor_data FROM STDIN (BINARY) · RELEASE · INSERT rejected_messages · COMMIT
+ *   BEGIN · SAVEPOINT batch · COPY sensor_data FROM STDIN (BINARY) · lock stream · ledger overlap?
+ *         · INSERT rejected_messages · INSERT ledger ranges · COMMIT
  *
- * COPY refused for a data reason (SQLSTATE 22/23) → roll back to the savepoint and bisect the rows
- * until each refused row stands alone; those become dead letters and the rest commit. Any other
- * failure rolls the whole batch back and is reported transient: nothing of it is visible, so the
- * caller naks it. Results are only reported after COMMIT returned (pg-copy-streams `finish`).
+ * COPY refused for a data reason (SQLSTATE 22/23) → roll back to a savepoint and bisect the rows
+ * until each refused row stands alone; those become dead letters and the rest commit.
+ * Messages the ledger shows as committed by an earlier transaction (a redelivery after a crash
+ * between COMMIT and ack) → roll back to `batch`, write the batch again without them, and report
+ * them as already committed (the caller acks them). Any other failure rolls the whole batch back and
+ * is reported transient: nothing of it is visible, so the caller naks it. Results are reported only
+ * after COMMIT returned.
  */
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
-import { classifyPgError } from './sqlstate.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
+import { findCommitted, lockStream, recordCommitted, toRanges } from './ledger.js'
+import { classifyPgError } from './sqlstate.js'
 
 const COPY_SQL = `COPY sensor_data (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`
+
+export interface BatchMeta {
+  /** Identity of the stream for the ledger: `<name>@<created>`. */
+  readonly streamKey: string
+  /** Stream sequence of message i. */
+  readonly streamSeq: ArrayLike<number>
+  /** The dead-letter row for a rejection (from the worker, or a row PostgreSQL refused here). */
+  readonly deadLetterFor: (r: Rejection) => DeadLetter
+}
 
 export class CopyWriter {
   readonly #pool: pg.Pool
@@ -25,11 +39,7 @@ export class CopyWriter {
     this.#pool = pool
   }
 
-  /**
-   * `deadLetterFor(rejection)` turns a rejection (from the worker, or a row PostgreSQL refused here)
-   * into the dead-letter row stored in the same transaction.
-   */
-  async write (batch: ParsedBatch, deadLetterFor: (r: Rejection) => DeadLetter): Promise<CommitResult> {
+  async write (batch: ParsedBatch, meta: BatchMeta): Promise<CommitResult> {
     const started = performance.now()
     let client: pg.PoolClient
     try {
@@ -40,13 +50,26 @@ export class CopyWriter {
     let broken: Error | undefined
     try {
       await client.query('BEGIN')
-      const refused: Rejection[] = []
-      const rows = batch.rowEnds.length
-      if (rows > 0) await this.#copyRange(client, batch, 0, rows, refused)
-      const all = refused.length === 0 ? batch.rejections : [...batch.rejections, ...refused]
-      if (all.length > 0) await insertDeadLetters(client, all.map(deadLetterFor))
+      await client.query('SAVEPOINT batch')
+      let refused = await copyRows(client, batch)
+      await lockStream(client, meta.streamKey)
+      const done = await findCommitted(client, meta.streamKey, meta.streamSeq)
+      let rejections = batch.rejections
+      if (done !== null) {
+        await client.query('ROLLBACK TO SAVEPOINT batch')
+        const fresh = withoutMessages(batch, done)
+        refused = await copyRows(client, fresh)
+        rejections = fresh.rejections
+      }
+      const all = refused.length === 0 ? rejections : [...rejections, ...refused]
+      if (all.length > 0) await insertDeadLetters(client, all.map(meta.deadLetterFor))
+      const keep = done === null ? undefined : done.map((d) => 1 - d)
+      await recordCommitted(client, meta.streamKey, toRanges(meta.streamSeq, keep))
       await client.query('COMMIT')
-      return { type: 'committed', rows: rows - refused.length, rejections: all, durationMs: performance.now() - started }
+      const alreadyCommitted: number[] = []
+      if (done !== null) done.forEach((d, i) => { if (d === 1) alreadyCommitted.push(i) })
+      const rows = batch.rowEnds.length - refused.length - countRows(batch, done)
+      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started }
     } catch (err) {
       broken = err as Error
       await client.query('ROLLBACK').catch(() => {})
@@ -57,29 +80,35 @@ export class CopyWriter {
       client.release(broken)
     }
   }
+}
 
-  /** COPY rows [lo, hi) under a savepoint; on a row-class error, bisect. Throws on anything else. */
-  async #copyRange (client: pg.PoolClient, batch: ParsedBatch, lo: number, hi: number, refused: Rejection[]): Promise<void> {
-    await client.query('SAVEPOINT copy_range')
-    try {
-      const start = lo === 0 ? 0 : batch.rowEnds[lo - 1] as number
-      const end = batch.rowEnds[hi - 1] as number
-      await copyBytes(client, batch.copy.subarray(start, end))
-      await client.query('RELEASE SAVEPOINT copy_range')
+/** COPY every row of the batch, isolating rows PostgreSQL refuses; returns those as rejections. */
+async function copyRows (client: pg.PoolClient, batch: ParsedBatch): Promise<Rejection[]> {
+  const refused: Rejection[] = []
+  if (batch.rowEnds.length > 0) await copyRange(client, batch, 0, batch.rowEnds.length, refused)
+  return refused
+}
+
+/** COPY rows [lo, hi) under a savepoint; on a row-class error, bisect. Throws on anything else. */
+async function copyRange (client: pg.PoolClient, batch: ParsedBatch, lo: number, hi: number, refused: Rejection[]): Promise<void> {
+  await client.query('SAVEPOINT copy_range')
+  try {
+    const start = lo === 0 ? 0 : batch.rowEnds[lo - 1] as number
+    await copyBytes(client, batch.copy.subarray(start, batch.rowEnds[hi - 1] as number))
+    await client.query('RELEASE SAVEPOINT copy_range')
+    return
+  } catch (err) {
+    if (classifyPgError(err) !== 'row') throw err
+    await client.query('ROLLBACK TO SAVEPOINT copy_range')
+    if (hi - lo === 1) {
+      const e = err as Error & { code?: string }
+      refused.push({ index: batch.rowMessage[lo] as number, code: RejectCode.dbRejected, detail: `SQLSTATE ${e.code ?? '?'}: ${e.message}`.slice(0, 500) })
       return
-    } catch (err) {
-      if (classifyPgError(err) !== 'row') throw err
-      await client.query('ROLLBACK TO SAVEPOINT copy_range')
-      if (hi - lo === 1) {
-        const e = err as Error & { code?: string }
-        refused.push({ index: batch.rowMessage[lo] as number, code: RejectCode.dbRejected, detail: `SQLSTATE ${e.code ?? '?'}: ${e.message}`.slice(0, 500) })
-        return
-      }
     }
-    const mid = lo + Math.floor((hi - lo) / 2)
-    await this.#copyRange(client, batch, lo, mid, refused)
-    await this.#copyRange(client, batch, mid, hi, refused)
   }
+  const mid = lo + Math.floor((hi - lo) / 2)
+  await copyRange(client, batch, lo, mid, refused)
+  await copyRange(client, batch, mid, hi, refused)
 }
 
 function copyBytes (client: pg.PoolClient, body: Uint8Array): Promise<void> {
@@ -91,4 +120,37 @@ function copyBytes (client: pg.PoolClient, body: Uint8Array): Promise<void> {
     stream.write(body)
     stream.end(COPY_TRAILER)
   })
+}
+
+function countRows (batch: ParsedBatch, drop: Uint8Array | null): number {
+  if (drop === null) return 0
+  let n = 0
+  for (let r = 0; r < batch.rowMessage.length; r++) n += drop[batch.rowMessage[r] as number] ?? 0
+  return n
+}
+
+/** The batch without the rows and rejections of messages marked in `drop` (the rare redelivery path). */
+export function withoutMessages (batch: ParsedBatch, drop: Uint8Array): ParsedBatch {
+  const keepRows: number[] = []
+  let bytes = 0
+  for (let r = 0; r < batch.rowEnds.length; r++) {
+    if (drop[batch.rowMessage[r] as number] === 1) continue
+    keepRows.push(r)
+    bytes += (batch.rowEnds[r] as number) - (r === 0 ? 0 : batch.rowEnds[r - 1] as number)
+  }
+  const copy = new Uint8Array(bytes)
+  const rowEnds = new Uint32Array(keepRows.length)
+  const rowMessage = new Uint32Array(keepRows.length)
+  const rowTimeMs = new Float64Array(keepRows.length)
+  let pos = 0
+  keepRows.forEach((r, k) => {
+    const start = r === 0 ? 0 : batch.rowEnds[r - 1] as number
+    const end = batch.rowEnds[r] as number
+    copy.set(batch.copy.subarray(start, end), pos)
+    pos += end - start
+    rowEnds[k] = pos
+    rowMessage[k] = batch.rowMessage[r] as number
+    rowTimeMs[k] = batch.rowTimeMs[r] as number
+  })
+  return { ...batch, copy, rowEnds, rowMessage, rowTimeMs, rejections: batch.rejections.filter((j) => drop[j.index] !== 1) }
 }

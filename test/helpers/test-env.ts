@@ -109,4 +109,3 @@ export async function waitSettled (t: TestEnv, timeoutMs = 30_000): Promise<void
     return ci.num_pending === 0 && ci.num_ack_pending === 0
   }, timeoutMs, 100)
 }
-

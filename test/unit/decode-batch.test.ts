@@ -44,7 +44,7 @@ describe('decodeBatch', () => {
     const out = decodeBatch(pack([payload]))
     assert.equal(out.rejections.length, 0)
     assert.equal(({} as Record<string, unknown>).polluted, undefined)
-    assert.equal(Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted'), false)
+    assert.equal(Object.hasOwn(Object.prototype, 'polluted'), false)
   })
 
   it('gives the same answer for the same bytes every time', () => {

@@ -1,0 +1,69 @@
+/**
+ * The ingest ledger: which stream sequences have committed (sql/002_ingest_ledger.sql).
+ *
+ *   writer tx:  BEGIN · COPY … · pg_advisory_xact_lock(stream) · overlap? · INSERT ranges · COMMIT
+ *
+ * The lock is taken after the COPY and held to COMMIT, so two writers (or two instances) can never
+ * both find a sequence absent and both commit it; holding it only for the short tail keeps COPYs
+ * concurrent. A batch is one or a few ranges (sequences arrive mostly in order), so the cost is one
+ * small INSERT and one index lookup per batch, not per message.
+ */
+import type { SqlClient } from './sql-client.js'
+
+/** Sorted, merged [lo, hi] ranges of the given sequences (those with keep[i] !== 0, when given). */
+export function toRanges (seqs: ArrayLike<number>, keep?: Uint8Array): Array<[number, number]> {
+  const sorted: number[] = []
+  for (let i = 0; i < seqs.length; i++) if (keep === undefined || keep[i] !== 0) sorted.push(seqs[i] as number)
+  sorted.sort((a, b) => a - b)
+  const ranges: Array<[number, number]> = []
+  for (const s of sorted) {
+    const last = ranges[ranges.length - 1]
+    if (last !== undefined && s <= last[1] + 1) last[1] = Math.max(last[1], s)
+    else ranges.push([s, s])
+  }
+  return ranges
+}
+
+export async function lockStream (client: SqlClient, streamKey: string): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [streamKey])
+}
+
+/**
+ * Marks (in the returned array, by message index) the sequences that an earlier transaction already
+ * committed. Returns null when none did, the common case.
+ */
+export async function findCommitted (client: SqlClient, streamKey: string, seqs: ArrayLike<number>): Promise<Uint8Array | null> {
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < seqs.length; i++) {
+    const s = seqs[i] as number
+    if (s < min) min = s
+    if (s > max) max = s
+  }
+  if (seqs.length === 0) return null
+  const { rows } = await client.query<{ lo: string, hi: string }>(
+    'SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi >= $2 AND lo <= $3', [streamKey, min, max])
+  if (rows.length === 0) return null
+  const ranges = rows.map((r) => [Number(r.lo), Number(r.hi)] as const)
+  const done = new Uint8Array(seqs.length)
+  let any = false
+  for (let i = 0; i < seqs.length; i++) {
+    const s = seqs[i] as number
+    for (const [lo, hi] of ranges) {
+      if (s >= lo && s <= hi) { done[i] = 1; any = true; break }
+    }
+  }
+  return any ? done : null
+}
+
+export async function recordCommitted (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>): Promise<void> {
+  if (ranges.length === 0) return
+  await client.query('INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi)',
+    [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
+}
+
+/** Drops ranges wholly at or below the consumer's ack floor: those messages can never come back. */
+export async function pruneLedger (client: SqlClient, streamKey: string, ackFloorSeq: number): Promise<number> {
+  const res = await client.query('DELETE FROM ingest_ledger WHERE stream_key = $1 AND hi <= $2', [streamKey, ackFloorSeq])
+  return res.rowCount ?? 0
+}
