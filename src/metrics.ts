@@ -16,6 +16,8 @@ export function createMetrics () {
     nakd: new Counter({ name: 'cnc_messages_nakd_total', help: 'Messages nak\'d for redelivery because the database was unavailable', registers: reg }),
     duplicates: new Counter({ name: 'cnc_messages_already_committed_total', help: 'Redelivered messages the ledger showed as committed before (acked, not written again)', registers: reg }),
     redelivered: new Counter({ name: 'cnc_messages_redelivered_total', help: 'Messages JetStream delivered more than once', registers: reg }),
+    pullStalls: new Counter({ name: 'cnc_pull_stalls_total', help: 'Times the pull consumer heard nothing (not even heartbeats) and pulled again', registers: reg }),
+    natsReconnects: new Counter({ name: 'cnc_nats_reconnects_total', help: 'Reconnections to NATS', registers: reg }),
     batchFailures: new Counter({ name: 'cnc_batch_failures_total', help: 'Batches rolled back by a transient database error', registers: reg }),
     batchSize: new Histogram({ name: 'cnc_batch_size', help: 'Messages per batch', buckets: [1, 10, 100, 500, 1000, 2000, 5000, 10000, 20000], registers: reg }),
     commitDuration: new Histogram({ name: 'cnc_commit_duration_seconds', help: 'BEGIN to COMMIT of one batch', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: reg }),

@@ -12,9 +12,9 @@
  * States: running ⇄ db-down → draining → closed.
  */
 import type { Logger } from 'pino'
-import { keepAlive, nakAll, nakNow, settleCommitted } from './ack/settle.js'
+import type { Settler } from './ack/settle.js'
 import type { Rejection } from './contracts.js'
-import type { IngestBatch } from './ingest/jetstream-source.js'
+import type { IngestBatch } from './ingest/batch-builder.js'
 import type { Metrics } from './metrics.js'
 import type { ParserPool } from './parse/parser-pool.js'
 import type { CopyWriter } from './write/copy-writer.js'
@@ -36,6 +36,7 @@ interface Held { readonly batch: IngestBatch, lastSignal: number }
 
 export class Pipeline {
   readonly #parser: ParserPool
+  readonly #settler: Settler
   readonly #writer: CopyWriter
   readonly #metrics: Metrics
   readonly #log: Logger
@@ -49,8 +50,9 @@ export class Pipeline {
   #lastCommitAt = 0
   #draining = false
 
-  constructor (parser: ParserPool, writer: CopyWriter, metrics: Metrics, log: Logger, opts: PipelineOptions) {
+  constructor (parser: ParserPool, writer: CopyWriter, settler: Settler, metrics: Metrics, log: Logger, opts: PipelineOptions) {
     this.#parser = parser
+    this.#settler = settler
     this.#writer = writer
     this.#metrics = metrics
     this.#log = log
@@ -69,7 +71,7 @@ export class Pipeline {
     const held: Held = { batch, lastSignal: batch.receivedAt }
     this.#held.add(held)
     this.#queue.push(held)
-    this.#metrics.received.inc(batch.msgs.length)
+    this.#metrics.received.inc(batch.replies.length)
     if (batch.redelivered > 0) this.#metrics.redelivered.inc(batch.redelivered)
     this.#metrics.consumerPending.set(batch.pendingAfter)
     this.#pump()
@@ -98,13 +100,13 @@ export class Pipeline {
       parsed = await this.#parser.parse(batch.raw)
     } catch (err) {
       // A worker failure is ours, not the message's: retry later rather than dead-letter.
-      this.#log.error({ err, messages: batch.msgs.length }, 'parser worker failed; batch nak\'d')
-      nakAll(batch.msgs, this.#opts.nakDelayMs)
-      this.#metrics.nakd.inc(batch.msgs.length)
+      this.#log.error({ err, messages: batch.replies.length }, 'parser worker failed; batch nak\'d')
+      this.#settler.nak(batch.replies, this.#opts.nakDelayMs)
+      this.#metrics.nakd.inc(batch.replies.length)
       return
     }
     const deadLetterFor = (r: Rejection): DeadLetter => ({
-      subject: batch.msgs[r.index]?.subject ?? '',
+      subject: batch.subjects[r.index] ?? '',
       streamSeq: batch.streamSeq[r.index] ?? null,
       reason: r.code,
       detail: r.detail,
@@ -112,14 +114,14 @@ export class Pipeline {
     })
     const result = await this.#writer.write(parsed, { streamKey: this.#opts.streamKey, streamSeq: batch.streamSeq, deadLetterFor })
     if (result.type === 'failed') {
-      nakAll(batch.msgs, this.#opts.nakDelayMs)
-      this.#metrics.nakd.inc(batch.msgs.length)
+      this.#settler.nak(batch.replies, this.#opts.nakDelayMs)
+      this.#metrics.nakd.inc(batch.replies.length)
       this.#metrics.batchFailures.inc()
-      this.#log.warn({ err: result.error.message, code: (result.error as { code?: string }).code, messages: batch.msgs.length }, 'batch rolled back; nak\'d for redelivery')
+      this.#log.warn({ err: result.error.message, code: (result.error as { code?: string }).code, messages: batch.replies.length }, 'batch rolled back; nak\'d for redelivery')
       this.#databaseDown()
       return
     }
-    const counts = settleCommitted(batch.msgs, result.rejections)
+    const counts = this.#settler.committed(batch.replies, result.rejections)
     const now = Date.now()
     this.#lastCommitAt = now
     this.#metrics.committed.inc(result.rows)
@@ -128,12 +130,12 @@ export class Pipeline {
       this.#log.info({ messages: result.alreadyCommitted.length }, 'redelivered messages were already committed: acked without writing again')
     }
     for (const r of result.rejections) this.#metrics.rejected.inc({ reason: r.code })
-    this.#metrics.batchSize.observe(batch.msgs.length)
+    this.#metrics.batchSize.observe(batch.replies.length)
     this.#metrics.commitDuration.observe(result.durationMs / 1000)
     this.#metrics.lastCommit.set(now / 1000)
     const times = parsed.rowTimeMs
     for (let r = 0; r < times.length; r++) this.#metrics.publishToCommit.observe((now - (times[r] as number)) / 1000)
-    this.#log.debug({ messages: batch.msgs.length, rows: result.rows, rejected: counts.termed, acked: counts.acked, ms: Math.round(result.durationMs) }, 'batch committed')
+    this.#log.debug({ messages: batch.replies.length, rows: result.rows, rejected: counts.termed, acked: counts.acked, ms: Math.round(result.durationMs) }, 'batch committed')
   }
 
   #databaseDown (): void {
@@ -162,7 +164,7 @@ export class Pipeline {
     const due = this.#opts.ackWaitMs / 3
     for (const h of this.#held) {
       if (now - h.lastSignal >= due) {
-        keepAlive(h.batch.msgs)
+        this.#settler.keepAlive(h.batch.replies)
         h.lastSignal = now
       }
     }
@@ -188,7 +190,7 @@ export class Pipeline {
     clearTimeout(timer)
     // Batches still queued (database down) go back to JetStream now rather than at ack_wait.
     for (const h of this.#queue.splice(0)) {
-      nakNow(h.batch.msgs)
+      this.#settler.nak(h.batch.replies, 1)
       this.#held.delete(h)
       ok = false
     }

@@ -10,10 +10,11 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type pg from 'pg'
 import type { Logger } from 'pino'
+import { Settler } from './ack/settle.js'
 import { ApiServer } from './api/server.js'
 import type { Config } from './config/schema.js'
 import { ensureConsumer, ensureStream } from './ingest/jetstream-setup.js'
-import { JetStreamSource } from './ingest/jetstream-source.js'
+import { PullSource } from './ingest/pull-source.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
@@ -38,7 +39,8 @@ export class Service {
   #jsm: JetStreamManager | undefined
   #parser: ParserPool | undefined
   #pipeline: Pipeline | undefined
-  #source: JetStreamSource | undefined
+  #source: PullSource | undefined
+  #natsConnected = false
   #server: ApiServer | undefined
   #features: DbFeatures | undefined
   #statsTimer: NodeJS.Timeout | undefined
@@ -83,24 +85,24 @@ export class Service {
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
     await ensureConsumer(this.#jsm, cfg, ingestLog)
 
-    this.#parser = new ParserPool(cfg.ingest.parser_threads)
+    this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
     const ingestPool = this.#ingestPool
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool), this.metrics, log.child({ stage: 'pipeline' }), {
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
       streamKey,
       probeDb: async () => { await ingestPool.query('SELECT 1') },
     })
-    this.#source = new JetStreamSource({
+    this.#source = new PullSource(this.#nc, {
       stream: cfg.nats.stream,
       consumer: cfg.nats.consumer,
       batchSize: cfg.ingest.batch_size,
       lingerMs: cfg.ingest.linger_ms,
       maxPayloadBytes: cfg.nats.max_payload_bytes,
-    }, this.#pipeline.accept, ingestLog)
-    const consumer = await this.#jsm.jetstream().consumers.get(cfg.nats.stream, cfg.nats.consumer)
-    await this.#source.start(consumer)
+    }, this.#pipeline.accept, this.metrics, ingestLog)
+    this.#watchNats(this.#nc, ingestLog)
+    this.#source.start()
     this.#startStats()
     this.#startLedgerPruning(streamKey)
     this.#state = 'running'
@@ -110,7 +112,7 @@ export class Service {
   async #readiness (): Promise<Record<string, string> | null> {
     const problems: Record<string, string> = {}
     if (this.#state !== 'running') problems.service = this.#state
-    if (this.#nc === undefined || this.#nc.isClosed()) problems.nats = 'disconnected'
+    if (this.#nc === undefined || this.#nc.isClosed() || !this.#natsConnected) problems.nats = 'disconnected'
     if (this.#source?.state !== 'consuming') problems.consumer = this.#source?.state ?? 'not started'
     if (this.#pipeline?.state === 'db-down') problems.database = 'unavailable'
     else if (this.#apiPool !== undefined) {
@@ -161,6 +163,24 @@ export class Service {
       })().catch((err: unknown) => this.#log.warn({ err }, 'summary failed'))
     }, every)
     this.#statsTimer.unref()
+  }
+
+  /** Tracks the NATS connection: readiness while it is away, and fresh pulls once it is back. */
+  #watchNats (nc: NatsConnection, log: Logger): void {
+    this.#natsConnected = true
+    ;(async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') {
+          this.#natsConnected = false
+          log.warn({ server: s.server }, 'NATS disconnected')
+        } else if (s.type === 'reconnect') {
+          this.#natsConnected = true
+          this.metrics.natsReconnects.inc()
+          log.info({ server: s.server }, 'NATS reconnected: pulling again')
+          this.#source?.reset()
+        }
+      }
+    })().catch((err: unknown) => log.warn({ err }, 'NATS status watch ended'))
   }
 
   /** Ledger ranges at or below the consumer's ack floor can never be redelivered: drop them. */

@@ -1,43 +1,57 @@
 /**
- * The only place that acks, naks, terms or extends JetStream messages.
+ * The only place that acks, naks, terms or extends JetStream messages. A message is addressed by
+ * its reply subject; every answer is one core-NATS publish of a constant payload.
  *
- *   committed batch  → ack every message whose row committed; term every dead-lettered one
+ *   committed batch  → ack every message whose row committed (or had committed before: ledger);
+ *                      term every dead-lettered one
  *   failed batch     → nak(delay) every message (nothing of it is visible in the database)
  *   held batch       → working(): resets the ack timer while a batch waits on a slow database,
  *                      so JetStream does not redeliver a copy we still hold
  *
- * Each JsMsg settles once: nats.js ignores a second ack/nak/term on the same message.
- * term() takes no reason: nats-server 2.9 does not understand `+TERM reason` and would leave the
- * message awaiting ack; the reason is kept in rejected_messages instead.
+ * The pipeline settles each batch once. term takes no reason: nats-server 2.9 does not understand
+ * `+TERM reason` and would leave the message awaiting ack; the reason is kept in rejected_messages.
  */
-import type { JsMsg } from '@nats-io/jetstream'
+import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import type { Rejection } from '../contracts.js'
+
+const ACK = Uint8Array.of(0x2b, 0x41, 0x43, 0x4b) // +ACK
+const TERM = Uint8Array.of(0x2b, 0x54, 0x45, 0x52, 0x4d) // +TERM
+const WPI = Uint8Array.of(0x2b, 0x57, 0x50, 0x49) // +WPI
+const enc = new TextEncoder()
 
 export interface SettleCounts { readonly acked: number, readonly termed: number }
 
-export function settleCommitted (msgs: readonly JsMsg[], rejections: readonly Rejection[]): SettleCounts {
-  const termed = new Uint8Array(msgs.length)
-  for (const r of rejections) termed[r.index] = 1
-  for (let i = 0; i < msgs.length; i++) {
-    const m = msgs[i] as JsMsg
-    if (termed[i] === 1) m.term()
-    else m.ack()
+export class Settler {
+  readonly #nc: NatsConnection
+  readonly #nakPayloads = new Map<number, Uint8Array>()
+
+  constructor (nc: NatsConnection) {
+    this.#nc = nc
   }
-  return { acked: msgs.length - rejections.length, termed: rejections.length }
-}
 
-export function nakAll (msgs: readonly JsMsg[], delayMs: number): void {
-  for (const m of msgs) m.nak(delayMs)
-}
+  committed (replies: readonly string[], rejections: readonly Rejection[]): SettleCounts {
+    const termed = new Uint8Array(replies.length)
+    for (const r of rejections) termed[r.index] = 1
+    const nc = this.#nc
+    for (let i = 0; i < replies.length; i++) nc.publish(replies[i] as string, termed[i] === 1 ? TERM : ACK)
+    return { acked: replies.length - rejections.length, termed: rejections.length }
+  }
 
-/**
- * Redeliver as soon as possible. A plain NAK would not do: with a `backoff` list, nats-server applies
- * the backoff delay (minutes) to a NAK that names no delay, so we name the smallest one.
- */
-export function nakNow (msgs: readonly JsMsg[]): void {
-  for (const m of msgs) m.nak(1)
-}
+  /**
+   * Redelivery after `delayMs` (at least 1 ms: with a `backoff` list, nats-server applies the backoff
+   * delay, minutes, to a NAK that names no delay).
+   */
+  nak (replies: readonly string[], delayMs: number): void {
+    const ms = Math.max(1, Math.round(delayMs))
+    let payload = this.#nakPayloads.get(ms)
+    if (payload === undefined) {
+      payload = enc.encode(`-NAK ${JSON.stringify({ delay: nanos(ms) })}`)
+      this.#nakPayloads.set(ms, payload)
+    }
+    for (const r of replies) this.#nc.publish(r, payload)
+  }
 
-export function keepAlive (msgs: readonly JsMsg[]): void {
-  for (const m of msgs) m.working()
+  keepAlive (replies: readonly string[]): void {
+    for (const r of replies) this.#nc.publish(r, WPI)
+  }
 }

@@ -13,14 +13,15 @@ export class ParserPool {
   readonly #pool: Piscina<RawBatch, ParsedBatch>
   #closed = false
 
-  constructor (threads: number) {
+  /** `maxQueued`: tasks that may wait for a thread; the pipeline never admits more (max_in_flight). */
+  constructor (threads: number, maxQueued: number) {
     this.#pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60_000,
-      // The pipeline bounds batches in flight; the queue only ever holds what it admitted.
-      maxQueue: 'auto',
+      // The pipeline bounds batches in flight; piscina's 'auto' (threads²) would refuse some of them.
+      maxQueue: maxQueued,
     })
   }
 

@@ -1,0 +1,151 @@
+/**
+ * Packs delivered messages into batches: payloads copied back to back into one buffer (later
+ * transferred to a parser worker), with offsets, reply subjects (the ack handles) and stream
+ * sequences alongside. A batch is handed on when it holds batchSize messages, or lingerMs after
+ * its first message, whichever comes first, so a quiet plant still sees its data quickly.
+ */
+import type { RawBatch } from '../contracts.js'
+
+export interface IngestBatch {
+  /** Reply subject of message i: the only handle that can ack, nak or term it. */
+  readonly replies: string[]
+  readonly subjects: string[]
+  readonly raw: RawBatch
+  /** Stream sequence of each message (ledger, dead letters). */
+  readonly streamSeq: Float64Array
+  /** How many messages JetStream marked as redelivered. */
+  readonly redelivered: number
+  /** Stream messages not yet delivered to the consumer, as of the batch's last message. */
+  readonly pendingAfter: number
+  readonly receivedAt: number
+}
+
+export interface BatchOptions {
+  readonly stream: string
+  readonly consumer: string
+  readonly batchSize: number
+  readonly lingerMs: number
+  readonly maxPayloadBytes: number
+}
+
+const DOT = 46
+const ZERO = 48
+
+export class BatchBuilder {
+  readonly #opts: BatchOptions
+  readonly #onBatch: (b: IngestBatch) => void
+  /** `$JS.ACK.<stream>.<consumer>.`: nats-server 2.9's reply prefix; the numbers follow. */
+  readonly #replyPrefix: string
+  #replies: string[] = []
+  #subjects: string[] = []
+  #bytes: Uint8Array
+  #offsets: Uint32Array
+  #seq: Float64Array
+  #pos = 0
+  #redelivered = 0
+  #pending = 0
+  #lastFast = false
+  #lastReply = ''
+  #firstAt = 0
+  #linger: NodeJS.Timeout | undefined
+
+  constructor (opts: BatchOptions, onBatch: (b: IngestBatch) => void) {
+    this.#opts = opts
+    this.#onBatch = onBatch
+    this.#replyPrefix = `$JS.ACK.${opts.stream}.${opts.consumer}.`
+    this.#bytes = new Uint8Array(opts.batchSize * 256)
+    this.#offsets = new Uint32Array(opts.batchSize + 1)
+    this.#seq = new Float64Array(opts.batchSize)
+  }
+
+  add (data: Uint8Array, reply: string, subject: string): void {
+    const n = this.#replies.length
+    if (this.#pos + data.length > this.#bytes.length) this.#grow(data.length)
+    this.#bytes.set(data, this.#pos)
+    this.#pos += data.length
+    this.#offsets[n + 1] = this.#pos
+    this.#readReply(reply, n)
+    this.#replies.push(reply)
+    this.#subjects.push(subject)
+    if (n === 0) {
+      this.#firstAt = Date.now()
+      this.#linger = setTimeout(() => this.flush(), this.#opts.lingerMs)
+    }
+    if (n + 1 >= this.#opts.batchSize) this.flush()
+  }
+
+  /**
+   * Delivery count, stream sequence and pending count from the reply subject. nats-server 2.9 sends
+   * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`: parsed forward from the known
+   * prefix without allocating (this runs per message). Other layouts (newer servers insert
+   * `<domain>.<account hash>.` and append a token) take the generic split.
+   */
+  #readReply (reply: string, n: number): void {
+    if (reply.startsWith(this.#replyPrefix)) {
+      let p = this.#replyPrefix.length
+      let delivered = 0
+      let c = reply.charCodeAt(p)
+      while (c !== DOT) { delivered = delivered * 10 + c - ZERO; c = reply.charCodeAt(++p) }
+      let seq = 0
+      c = reply.charCodeAt(++p)
+      while (c !== DOT) { seq = seq * 10 + c - ZERO; c = reply.charCodeAt(++p) }
+      this.#seq[n] = seq
+      if (delivered > 1) this.#redelivered++
+      this.#lastFast = true
+      this.#lastReply = reply
+      return
+    }
+    const t = reply.split('.')
+    const base = t.length === 9 ? 2 : 4 // 9 tokens: 2.9 layout; 11–12: with domain and account hash
+    this.#seq[n] = Number(t[base + 3])
+    if (Number(t[base + 2]) > 1) this.#redelivered++
+    this.#lastFast = false
+    this.#pending = Number(t[base + 6])
+  }
+
+  /** Pending count of the batch's last message (parsed once per batch, not per message). */
+  #lastPending (): number {
+    if (!this.#lastFast) return this.#pending
+    const r = this.#lastReply
+    const end = r.length
+    let p = r.lastIndexOf('.', end - 1) + 1
+    let v = 0
+    for (; p < end; p++) v = v * 10 + r.charCodeAt(p) - ZERO
+    return v
+  }
+
+  #grow (need: number): void {
+    const next = new Uint8Array(Math.max(this.#bytes.length * 2, this.#pos + need))
+    next.set(this.#bytes.subarray(0, this.#pos))
+    this.#bytes = next
+  }
+
+  /** Hands on the batch being filled, if any. */
+  flush (): void {
+    if (this.#linger !== undefined) {
+      clearTimeout(this.#linger)
+      this.#linger = undefined
+    }
+    const count = this.#replies.length
+    if (count === 0) return
+    const batch: IngestBatch = {
+      replies: this.#replies,
+      subjects: this.#subjects,
+      raw: { bytes: this.#bytes.subarray(0, this.#pos), offsets: this.#offsets.subarray(0, count + 1), count, maxPayloadBytes: this.#opts.maxPayloadBytes },
+      streamSeq: this.#seq.subarray(0, count),
+      redelivered: this.#redelivered,
+      pendingAfter: this.#lastPending(),
+      receivedAt: this.#firstAt,
+    }
+    // The buffers now belong to the batch (they are transferred to a worker): start fresh ones.
+    const avg = Math.ceil(this.#pos / count)
+    this.#replies = []
+    this.#subjects = []
+    this.#bytes = new Uint8Array(Math.max(4096, Math.ceil(avg * this.#opts.batchSize * 1.25)))
+    this.#offsets = new Uint32Array(this.#opts.batchSize + 1)
+    this.#seq = new Float64Array(this.#opts.batchSize)
+    this.#pos = 0
+    this.#redelivered = 0
+    this.#onBatch(batch)
+  }
+}

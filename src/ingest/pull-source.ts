@@ -1,0 +1,146 @@
+/**
+ * JetStream pull consumer driven directly over core NATS, and the batching of what it delivers.
+ *
+ *   PUB $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> {"batch":B,"expires":…,"idle_heartbeat":…} → inbox
+ *   inbox ← message (reply $JS.ACK.…)  | 100 idle heartbeat | 408 request expired (Nats-Pending-Messages)
+ *                                        | 409 limits / consumer deleted
+ *
+ * Why not nats.js consume(): its stop() unsubscribes while the server still owes messages on open
+ * pull requests; those go to no one and wait out ack_wait (minutes) before redelivery. Here stop()
+ * ends pulling but keeps the inbox until what is owed has arrived or expired, and hands it on.
+ *
+ * Credit: `owed` messages are requested and not yet delivered; a new request goes out when it falls
+ * below one batch. Bounded twice: by owed (≤ 3 batches) and by the consumer's max_ack_pending.
+ * Watchdog: nothing (not even a heartbeat) for 3 heartbeat periods while owed > 0 means the server
+ * lost our requests (restart, reconnect): forget them and pull again.
+ *
+ * States: idle → consuming → stopping (no new pulls) → stopped.
+ */
+import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import type { Logger } from 'pino'
+import type { Metrics } from '../metrics.js'
+import { BatchBuilder, type IngestBatch } from './batch-builder.js'
+
+export type { IngestBatch }
+
+export interface SourceOptions {
+  readonly stream: string
+  readonly consumer: string
+  readonly batchSize: number
+  readonly lingerMs: number
+  readonly maxPayloadBytes: number
+}
+
+export type SourceState = 'idle' | 'consuming' | 'stopping' | 'stopped'
+
+const EXPIRES_MS = 5_000
+const HEARTBEAT_MS = 1_000
+
+export class PullSource {
+  readonly #nc: NatsConnection
+  readonly #opts: SourceOptions
+  readonly #log: Logger
+  readonly #metrics: Metrics
+  readonly #builder: BatchBuilder
+  readonly #inbox = createInbox()
+  readonly #nextSubject: string
+  readonly #pullBody: string
+  #sub: Subscription | undefined
+  #state: SourceState = 'idle'
+  #owed = 0
+  #lastSeen = 0
+  #lastPull = 0
+  #watchdog: NodeJS.Timeout | undefined
+  #drained: (() => void) | undefined
+
+  constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, metrics: Metrics, log: Logger) {
+    this.#nc = nc
+    this.#opts = opts
+    this.#log = log
+    this.#metrics = metrics
+    this.#builder = new BatchBuilder(opts, onBatch)
+    this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
+    this.#pullBody = JSON.stringify({ batch: opts.batchSize * 2, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
+  }
+
+  get state (): SourceState { return this.#state }
+
+  start (): void {
+    if (this.#state !== 'idle') return
+    this.#state = 'consuming'
+    this.#sub = this.#nc.subscribe(this.#inbox, { callback: (err, m) => { if (err === null) this.#onMessage(m) } })
+    this.#lastSeen = Date.now()
+    this.#pullIfLow()
+    this.#watchdog = setInterval(() => this.#watch(), HEARTBEAT_MS)
+    this.#watchdog.unref()
+  }
+
+  #pullIfLow (): void {
+    if (this.#state !== 'consuming' || this.#owed >= this.#opts.batchSize) return
+    this.#owed += this.#opts.batchSize * 2
+    this.#lastPull = Date.now()
+    this.#nc.publish(this.#nextSubject, this.#pullBody, { reply: this.#inbox })
+  }
+
+  #onMessage (m: Msg): void {
+    this.#lastSeen = Date.now()
+    const reply = m.reply
+    if (reply === undefined || reply === '') {
+      this.#onStatus(m)
+    } else {
+      this.#owed--
+      this.#builder.add(m.data, reply, m.subject)
+      if (this.#owed < this.#opts.batchSize) this.#pullIfLow()
+    }
+    if (this.#state === 'stopping' && this.#owed <= 0) this.#drained?.()
+  }
+
+  #onStatus (m: Msg): void {
+    const h = m.headers
+    const code = h?.code ?? 0
+    if (code === 100) return // idle heartbeat
+    const pending = Number(h?.get('Nats-Pending-Messages') ?? '')
+    if (Number.isFinite(pending) && pending > 0) this.#owed = Math.max(0, this.#owed - pending)
+    if (code === 408 || code === 404) {
+      // A request expired (or found nothing with no_wait): pull again if that left us low.
+      this.#pullIfLow()
+      return
+    }
+    this.#log.warn({ code, description: h?.description }, 'pull request ended by the server')
+    if (code === 409 && /deleted/i.test(h?.description ?? '')) this.#owed = 0
+    this.#pullIfLow()
+  }
+
+  #watch (): void {
+    const now = Date.now()
+    if (this.#owed > 0 && now - this.#lastSeen > 3 * HEARTBEAT_MS && now - this.#lastPull > 3 * HEARTBEAT_MS) {
+      this.#log.warn({ owed: this.#owed, silentMs: now - this.#lastSeen }, 'pull stalled (no messages or heartbeats): pulling again')
+      this.#metrics.pullStalls.inc()
+      this.#owed = 0
+    }
+    this.#pullIfLow()
+    if (this.#state === 'stopping' && now - this.#lastPull > EXPIRES_MS + HEARTBEAT_MS) this.#drained?.()
+  }
+
+  /** Forgets open requests after a reconnect: the new server connection knows none of them. */
+  reset (): void {
+    this.#owed = 0
+    this.#pullIfLow()
+  }
+
+  /**
+   * Stops pulling; waits until the open requests are filled or expired (handing on what arrives),
+   * hands on the partial batch, then unsubscribes. Idempotent.
+   */
+  async stop (): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return
+    if (this.#state === 'consuming') {
+      this.#state = 'stopping'
+      if (this.#owed > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
+    }
+    this.#state = 'stopped'
+    clearInterval(this.#watchdog)
+    this.#builder.flush()
+    this.#sub?.unsubscribe()
+  }
+}
