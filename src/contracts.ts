@@ -35,6 +35,9 @@ export interface ParsedBatch {
   readonly rowMessage: Uint32Array
   /** Reading time of row r, ms since 1970 (for the publish→commit latency histogram). */
   readonly rowTimeMs: Float64Array
+  /** Machine of row r, as an index into `machines` (the batch's distinct machine ids). */
+  readonly rowMachine: Uint16Array
+  readonly machines: readonly string[]
   readonly rejections: readonly Rejection[]
   /** The RawBatch's payload bytes and offsets, moved back to the main thread (dead letters, live feed). */
   readonly bytes: Uint8Array

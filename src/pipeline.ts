@@ -13,11 +13,11 @@
  */
 import type { Logger } from 'pino'
 import type { Settler } from './ack/settle.js'
-import type { Rejection } from './contracts.js'
+import type { ParsedBatch, Rejection } from './contracts.js'
 import type { IngestBatch } from './ingest/batch-builder.js'
 import type { Metrics } from './metrics.js'
 import type { ParserPool } from './parse/parser-pool.js'
-import type { CopyWriter } from './write/copy-writer.js'
+import { withoutMessages, type CopyWriter } from './write/copy-writer.js'
 import type { DeadLetter } from './write/dead-letters.js'
 
 export interface PipelineOptions {
@@ -26,6 +26,11 @@ export interface PipelineOptions {
   readonly nakDelayMs: number
   /** Ledger identity of the stream: `<name>@<created>`. */
   readonly streamKey: string
+  /**
+   * Called after a batch committed and was acked, with the rows it added (the live feed).
+   * Row r's payload is parsed.bytes[offsets[rowMessage[r]] .. offsets[rowMessage[r] + 1]).
+   */
+  readonly onCommitted?: (parsed: ParsedBatch) => void
   /** Probe used while the database is down; resolves when it answers again. */
   readonly probeDb: () => Promise<void>
 }
@@ -135,6 +140,15 @@ export class Pipeline {
     this.#metrics.lastCommit.set(now / 1000)
     const times = parsed.rowTimeMs
     for (let r = 0; r < times.length; r++) this.#metrics.publishToCommit.observe((now - (times[r] as number)) / 1000)
+    if (this.#opts.onCommitted !== undefined && result.rows > 0) {
+      try {
+        // Rows of messages committed earlier (ledger) or refused by PostgreSQL were not added now.
+        const notAdded = [...result.alreadyCommitted, ...result.rejections.map((r) => r.index)]
+        this.#opts.onCommitted(notAdded.length === 0 ? parsed : withoutIndices(parsed, notAdded))
+      } catch (err) {
+        this.#log.warn({ err }, 'committed-batch listener failed')
+      }
+    }
     this.#log.debug({ messages: batch.replies.length, rows: result.rows, rejected: counts.termed, acked: counts.acked, ms: Math.round(result.durationMs) }, 'batch committed')
   }
 
@@ -198,4 +212,11 @@ export class Pipeline {
     clearInterval(this.#keepAliveTimer)
     return ok && this.#inFlight === 0
   }
+}
+
+/** The batch without the rows of the given messages. */
+function withoutIndices (parsed: ParsedBatch, indices: readonly number[]): ParsedBatch {
+  const drop = new Uint8Array(parsed.offsets.length)
+  for (const i of indices) drop[i] = 1
+  return withoutMessages(parsed, drop)
 }

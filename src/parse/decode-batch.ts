@@ -20,6 +20,9 @@ export function decodeBatch (raw: RawBatch): ParsedBatch {
   const rowEnds = new Uint32Array(count)
   const rowMessage = new Uint32Array(count)
   const rowTimeMs = new Float64Array(count)
+  const rowMachine = new Uint16Array(count)
+  const machineIndex = new Map<string, number>()
+  const machines: string[] = []
   const rejections: Rejection[] = []
   encoder.reset(bytes.byteLength + 1024)
   let rows = 0
@@ -66,6 +69,13 @@ export function decodeBatch (raw: RawBatch): ParsedBatch {
     rowEnds[rows] = encoder.length
     rowMessage[rows] = i
     rowTimeMs[rows] = micros / 1000 + PG_EPOCH_MS
+    let m = machineIndex.get(reading.machine_id)
+    if (m === undefined) {
+      m = machines.length
+      machines.push(reading.machine_id)
+      machineIndex.set(reading.machine_id, m)
+    }
+    rowMachine[rows] = m
     rows++
   }
 
@@ -74,6 +84,8 @@ export function decodeBatch (raw: RawBatch): ParsedBatch {
     rowEnds: rowEnds.subarray(0, rows),
     rowMessage: rowMessage.subarray(0, rows),
     rowTimeMs: rowTimeMs.subarray(0, rows),
+    rowMachine: rowMachine.subarray(0, rows),
+    machines,
     rejections,
     bytes,
     offsets,

@@ -142,6 +142,7 @@ export function withoutMessages (batch: ParsedBatch, drop: Uint8Array): ParsedBa
   const rowEnds = new Uint32Array(keepRows.length)
   const rowMessage = new Uint32Array(keepRows.length)
   const rowTimeMs = new Float64Array(keepRows.length)
+  const rowMachine = new Uint16Array(keepRows.length)
   let pos = 0
   keepRows.forEach((r, k) => {
     const start = r === 0 ? 0 : batch.rowEnds[r - 1] as number
@@ -151,6 +152,7 @@ export function withoutMessages (batch: ParsedBatch, drop: Uint8Array): ParsedBa
     rowEnds[k] = pos
     rowMessage[k] = batch.rowMessage[r] as number
     rowTimeMs[k] = batch.rowTimeMs[r] as number
+    rowMachine[k] = batch.rowMachine[r] as number
   })
-  return { ...batch, copy, rowEnds, rowMessage, rowTimeMs, rejections: batch.rejections.filter((j) => drop[j.index] !== 1) }
+  return { ...batch, copy, rowEnds, rowMessage, rowTimeMs, rowMachine, rejections: batch.rejections.filter((j) => drop[j.index] !== 1) }
 }
