@@ -24,6 +24,8 @@ export interface PipelineOptions {
   readonly maxInFlight: number
   readonly ackWaitMs: number
   readonly nakDelayMs: number
+  /** The consumer's max_deliver: a batch whose messages reached max_deliver - 1 is retried, never nak'd. */
+  readonly maxDeliver: number
   /** Ledger identity of the stream: `<name>@<created>`. */
   readonly streamKey: string
   /**
@@ -37,7 +39,12 @@ export interface PipelineOptions {
 
 export type PipelineState = 'running' | 'db-down' | 'draining' | 'closed'
 
-interface Held { readonly batch: IngestBatch, lastSignal: number }
+interface Held {
+  readonly batch: IngestBatch
+  lastSignal: number
+  /** Kept when a batch is held for retry: its raw buffers went to the worker and are not coming back. */
+  parsed?: ParsedBatch
+}
 
 export class Pipeline {
   readonly #parser: ParserPool
@@ -87,9 +94,10 @@ export class Pipeline {
       const held = this.#queue.shift() as Held
       this.#inFlight++
       this.#metrics.batchesInFlight.set(this.#inFlight)
-      this.#process(held).catch((err: unknown) => this.#log.error({ err }, 'batch processing failed unexpectedly'))
+      let kept = false
+      this.#process(held).then((k) => { kept = k }, (err: unknown) => this.#log.error({ err }, 'batch processing failed unexpectedly'))
         .finally(() => {
-          this.#held.delete(held)
+          if (!kept) this.#held.delete(held)
           this.#inFlight--
           this.#metrics.batchesInFlight.set(this.#inFlight)
           this.#pump()
@@ -98,33 +106,43 @@ export class Pipeline {
     }
   }
 
-  async #process (held: Held): Promise<void> {
+  /** Settles the batch, or keeps it queued for another try; returns true when kept. */
+  async #process (held: Held): Promise<boolean> {
     const { batch } = held
-    let parsed
+    let parsed = held.parsed
     try {
-      parsed = await this.#parser.parse(batch.raw)
+      parsed ??= await this.#parser.parse(batch.raw)
     } catch (err) {
       // A worker failure is ours, not the message's: retry later rather than dead-letter.
       this.#log.error({ err, messages: batch.replies.length }, 'parser worker failed; batch nak\'d')
       this.#settler.nak(batch.replies, this.#opts.nakDelayMs)
       this.#metrics.nakd.inc(batch.replies.length)
-      return
+      return false
     }
     const deadLetterFor = (r: Rejection): DeadLetter => ({
       subject: batch.subjects[r.index] ?? '',
       streamSeq: batch.streamSeq[r.index] ?? null,
       reason: r.code,
       detail: r.detail,
-      payload: parsed.bytes.subarray(parsed.offsets[r.index], parsed.offsets[r.index + 1]),
+      payload: (parsed as ParsedBatch).bytes.subarray(parsed.offsets[r.index], parsed.offsets[r.index + 1]),
     })
     const result = await this.#writer.write(parsed, { streamKey: this.#opts.streamKey, streamSeq: batch.streamSeq, deadLetterFor })
     if (result.type === 'failed') {
+      this.#metrics.batchFailures.inc()
+      const err = { err: result.error.message, code: (result.error as { code?: string }).code, messages: batch.replies.length }
+      this.#databaseDown()
+      if (batch.maxDelivered >= this.#opts.maxDeliver - 1) {
+        // One more nak and JetStream would stop delivering these messages (max_deliver): keep the
+        // batch, extend its ack timer, and write it again once the database answers.
+        held.parsed = parsed
+        this.#queue.unshift(held)
+        this.#log.warn(err, 'batch rolled back; held for retry (its messages are at max_deliver)')
+        return true
+      }
       this.#settler.nak(batch.replies, this.#opts.nakDelayMs)
       this.#metrics.nakd.inc(batch.replies.length)
-      this.#metrics.batchFailures.inc()
-      this.#log.warn({ err: result.error.message, code: (result.error as { code?: string }).code, messages: batch.replies.length }, 'batch rolled back; nak\'d for redelivery')
-      this.#databaseDown()
-      return
+      this.#log.warn(err, 'batch rolled back; nak\'d for redelivery')
+      return false
     }
     const counts = this.#settler.committed(batch.replies, result.rejections)
     const now = Date.now()
@@ -150,6 +168,7 @@ export class Pipeline {
       }
     }
     this.#log.debug({ messages: batch.replies.length, rows: result.rows, rejected: counts.termed, acked: counts.acked, ms: Math.round(result.durationMs) }, 'batch committed')
+    return false
   }
 
   #databaseDown (): void {

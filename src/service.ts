@@ -91,6 +91,7 @@ export class Service {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
+      maxDeliver: cfg.nats.max_deliver,
       streamKey,
       probeDb: async () => { await ingestPool.query('SELECT 1') },
     })

@@ -15,6 +15,8 @@ export interface IngestBatch {
   readonly streamSeq: Float64Array
   /** How many messages JetStream marked as redelivered. */
   readonly redelivered: number
+  /** Highest delivery count among the batch's messages (1 = all first deliveries). */
+  readonly maxDelivered: number
   /** Stream messages not yet delivered to the consumer, as of the batch's last message. */
   readonly pendingAfter: number
   readonly receivedAt: number
@@ -43,6 +45,7 @@ export class BatchBuilder {
   #seq: Float64Array
   #pos = 0
   #redelivered = 0
+  #maxDelivered = 1
   #pending = 0
   #lastFast = false
   #lastReply = ''
@@ -90,7 +93,7 @@ export class BatchBuilder {
       c = reply.charCodeAt(++p)
       while (c !== DOT) { seq = seq * 10 + c - ZERO; c = reply.charCodeAt(++p) }
       this.#seq[n] = seq
-      if (delivered > 1) this.#redelivered++
+      if (delivered > 1) this.#countRedelivery(delivered)
       this.#lastFast = true
       this.#lastReply = reply
       return
@@ -98,9 +101,15 @@ export class BatchBuilder {
     const t = reply.split('.')
     const base = t.length === 9 ? 2 : 4 // 9 tokens: 2.9 layout; 11–12: with domain and account hash
     this.#seq[n] = Number(t[base + 3])
-    if (Number(t[base + 2]) > 1) this.#redelivered++
+    const delivered = Number(t[base + 2])
+    if (delivered > 1) this.#countRedelivery(delivered)
     this.#lastFast = false
     this.#pending = Number(t[base + 6])
+  }
+
+  #countRedelivery (delivered: number): void {
+    this.#redelivered++
+    if (delivered > this.#maxDelivered) this.#maxDelivered = delivered
   }
 
   /** Pending count of the batch's last message (parsed once per batch, not per message). */
@@ -134,6 +143,7 @@ export class BatchBuilder {
       raw: { bytes: this.#bytes.subarray(0, this.#pos), offsets: this.#offsets.subarray(0, count + 1), count, maxPayloadBytes: this.#opts.maxPayloadBytes },
       streamSeq: this.#seq.subarray(0, count),
       redelivered: this.#redelivered,
+      maxDelivered: this.#maxDelivered,
       pendingAfter: this.#lastPending(),
       receivedAt: this.#firstAt,
     }
@@ -146,6 +156,7 @@ export class BatchBuilder {
     this.#seq = new Float64Array(this.#opts.batchSize)
     this.#pos = 0
     this.#redelivered = 0
+    this.#maxDelivered = 1
     this.#onBatch(batch)
   }
 }

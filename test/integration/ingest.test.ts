@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { afterEach, beforeEach, describe, it } from 'node:test'
 import { Service } from '../../src/service.js'
 import { BAD_PAYLOADS, json, reading } from '../helpers/payloads.js'
 import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
@@ -18,9 +18,10 @@ async function rowCounts (t: TestEnv): Promise<{ rows: number, distinct: number 
 }
 
 describe('ingest pipeline against NATS and PostgreSQL', () => {
+  // Each test gets its own stream, consumer and database.
   let t: TestEnv
-  before(async () => { t = await createTestEnv('INGEST') })
-  after(async () => { await t.cleanup() })
+  beforeEach(async () => { t = await createTestEnv('INGEST') })
+  afterEach(async () => { await t.cleanup() })
 
   it('stores exactly the valid readings, dead-letters every bad message with its reason, and settles all', async () => {
     const valid = validSet(500)
@@ -54,7 +55,6 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
   })
 
   it('naks while the database drops its connections, then commits every reading once', async () => {
-    await t.query('TRUNCATE sensor_data, rejected_messages')
     const valid = validSet(5000)
     await prefill(t, valid)
     const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '1000', CNC_NATS_NAK_DELAY_MS: '200', CNC_INGEST_MAX_IN_FLIGHT: '2' }), silentLog)
@@ -71,6 +71,26 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
       assert.equal(counts.rows, valid.length, 'no reading stored twice')
       const nakd = (await service.metrics.nakd.get()).values[0]?.value ?? 0
       assert.ok(nakd > 0, 'some batches were nak\'d')
+    } finally {
+      await service.close()
+    }
+  })
+  it('holds and retries, instead of nak\'ing, batches whose messages are at max_deliver', async () => {
+    const valid = validSet(2000)
+    await prefill(t, valid)
+    // max_deliver 2: every first delivery is one nak away from being given up by JetStream.
+    const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '1000', CNC_NATS_MAX_DELIVER: '2', CNC_NATS_BACKOFF_MS: '', CNC_NATS_ACK_WAIT_MS: '30000' }), silentLog)
+    await service.start()
+    try {
+      for (let i = 0; i < 3; i++) {
+        await waitFor('some rows', async () => (await rowCounts(t)).rows > i * 1500, 20_000, 10)
+        await t.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cnc-monitor-ingest' AND datname = current_database()")
+      }
+      await waitSettled(t, 60_000)
+      const counts = await rowCounts(t)
+      assert.equal(counts.distinct, valid.length, 'every reading stored')
+      assert.equal(counts.rows, valid.length, 'none stored twice')
+      assert.equal((await service.metrics.nakd.get()).values[0]?.value ?? 0, 0, 'nothing nak\'d')
     } finally {
       await service.close()
     }
