@@ -21,6 +21,8 @@ export const RejectCode = {
   unstorable: 'unstorable_value',
   /** PostgreSQL itself refused the row (data exception or constraint); detail holds the SQLSTATE. */
   dbRejected: 'db_rejected',
+  /** JetStream gave the message up after nats.max_deliver deliveries (see ack/max-deliveries.ts). */
+  maxDeliveries: 'max_deliveries',
 } as const
 export type RejectCode = typeof RejectCode[keyof typeof RejectCode]
 

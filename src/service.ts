@@ -10,6 +10,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type pg from 'pg'
 import type { Logger } from 'pino'
+import { MaxDeliveriesListener } from './ack/max-deliveries.js'
 import { Settler } from './ack/settle.js'
 import { ApiServer } from './api/server.js'
 import type { Config } from './config/schema.js'
@@ -45,6 +46,7 @@ export class Service {
   #features: DbFeatures | undefined
   #statsTimer: NodeJS.Timeout | undefined
   #pruneTimer: NodeJS.Timeout | undefined
+  #maxDeliveries: MaxDeliveriesListener | undefined
 
   constructor (config: Config, log: Logger) {
     this.config = config
@@ -103,6 +105,7 @@ export class Service {
       maxPayloadBytes: cfg.nats.max_payload_bytes,
     }, this.#pipeline.accept, this.metrics, ingestLog)
     this.#watchNats(this.#nc, ingestLog)
+    this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey }, this.metrics, ingestLog)
     this.#source.start()
     this.#startStats()
     this.#startLedgerPruning(streamKey)
@@ -209,6 +212,7 @@ export class Service {
     clearInterval(this.#statsTimer)
     clearInterval(this.#pruneTimer)
     await this.#source?.stop()
+    this.#maxDeliveries?.close()
     const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
     await this.#parser?.close()
     this.#server?.close()
