@@ -10,7 +10,9 @@ import { pino } from 'pino'
 import { loadConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/schema.js'
 import { ensureStream } from '../../src/ingest/jetstream-setup.js'
-import { quoteIdent } from '../../src/write/database.js'
+import { ensureDatabase, quoteIdent } from '../../src/write/database.js'
+import { detectFeatures } from '../../src/write/db-features.js'
+import { migrate } from '../../src/write/migrate.js'
 
 export const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 export const PG_ADMIN_URL = process.env.TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/postgres'
@@ -79,6 +81,19 @@ export async function createTestEnv (prefix = 'T'): Promise<TestEnv> {
       await admin.end()
     },
   }
+}
+
+/** The environment's database, created and migrated as the service would at start-up, with a pool on it. */
+export async function migratedPool (t: TestEnv): Promise<pg.Pool> {
+  await ensureDatabase(t.databaseUrl, silentLog)
+  const pool = new pg.Pool({ connectionString: t.databaseUrl, max: 2 })
+  const c = await pool.connect()
+  try {
+    await migrate(c, await detectFeatures(c, silentLog), silentLog)
+  } finally {
+    c.release()
+  }
+  return pool
 }
 
 /** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import pg from 'pg'
+import type pg from 'pg'
 import type { Rejection } from '../../src/contracts.js'
 import { decodeBatch } from '../../src/parse/decode-batch.js'
 import { CopyWriter } from '../../src/write/copy-writer.js'
-import { ensureDatabase } from '../../src/write/database.js'
-import { detectFeatures } from '../../src/write/db-features.js'
 import { pruneLedger, toRanges } from '../../src/write/ledger.js'
-import { migrate } from '../../src/write/migrate.js'
 import { json, pack, reading } from '../helpers/payloads.js'
-import { createTestEnv, silentLog, type TestEnv } from '../helpers/test-env.js'
+import { createTestEnv, migratedPool, type TestEnv } from '../helpers/test-env.js'
 
 describe('ingest ledger (exactly-once effect of redeliveries)', () => {
   let t: TestEnv
@@ -20,11 +17,7 @@ describe('ingest ledger (exactly-once effect of redeliveries)', () => {
 
   before(async () => {
     t = await createTestEnv('LEDGER')
-    await ensureDatabase(t.databaseUrl, silentLog)
-    pool = new pg.Pool({ connectionString: t.databaseUrl, max: 2 })
-    const c = await pool.connect()
-    await migrate(c, await detectFeatures(c, silentLog), silentLog)
-    c.release()
+    pool = await migratedPool(t)
     writer = new CopyWriter(pool)
   })
   after(async () => { await pool.end(); await t.cleanup() })

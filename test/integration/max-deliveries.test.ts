@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import pg from 'pg'
+import type pg from 'pg'
 import { MaxDeliveriesListener } from '../../src/ack/max-deliveries.js'
 import { createMetrics } from '../../src/metrics.js'
-import { ensureDatabase } from '../../src/write/database.js'
-import { detectFeatures } from '../../src/write/db-features.js'
 import { recordCommitted } from '../../src/write/ledger.js'
-import { migrate } from '../../src/write/migrate.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
+import { createTestEnv, migratedPool, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
 
 // The advisory is what nats-server publishes when it gives a message up; here it is published by
 // the test (making the server exhaust max_deliver takes minutes of backoff).
@@ -20,11 +17,7 @@ describe('messages JetStream gives up on (max_deliver)', () => {
 
   before(async () => {
     t = await createTestEnv('MAXDEL')
-    await ensureDatabase(t.databaseUrl, silentLog)
-    pool = new pg.Pool({ connectionString: t.databaseUrl, max: 2 })
-    const c = await pool.connect()
-    await migrate(c, await detectFeatures(c, silentLog), silentLog)
-    c.release()
+    pool = await migratedPool(t)
     listener = new MaxDeliveriesListener(t.nc, t.jsm, pool, { stream: t.stream, consumer: t.consumer, streamKey }, createMetrics(), silentLog)
   })
   after(async () => { listener.close(); await pool.end(); await t.cleanup() })
