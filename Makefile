@@ -1,5 +1,5 @@
 # cnc-monitor. Quick start: `make run` (service) and `make test` (everything the CI runs).
-.PHONY: setup services deps build run test test-faults perf lint typecheck clean
+.PHONY: setup services tools deps build run test test-faults perf lint typecheck clean
 
 services:
 	bash .ci/services.sh
@@ -17,7 +17,11 @@ build: deps
 run: setup build
 	npm start
 
-test: setup
+# Non-npm tools the tests call (docker-compose, to validate docker/compose.yml).
+tools:
+	bash .ci/tools.sh
+
+test: setup tools
 	npm test
 
 test-faults: setup

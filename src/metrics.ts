@@ -26,6 +26,7 @@ export function createMetrics () {
     consumerAckPending: new Gauge({ name: 'cnc_consumer_ack_pending_messages', help: 'Messages delivered and awaiting ack', registers: reg }),
     batchesInFlight: new Gauge({ name: 'cnc_batches_in_flight', help: 'Batches between pull and ack', registers: reg }),
     lastCommit: new Gauge({ name: 'cnc_last_commit_timestamp_seconds', help: 'Unix time of the last committed batch', registers: reg }),
+    databaseMode: new Gauge({ name: 'cnc_database_mode', help: 'Database edition detected at start-up (1 on the active one): timescaledb, timescaledb-apache or postgres', labelNames: ['mode'] as const, registers: reg }),
   }
 }
 

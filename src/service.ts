@@ -12,7 +12,8 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import { MaxDeliveriesListener } from './ack/max-deliveries.js'
 import { Settler } from './ack/settle.js'
-import { ApiServer } from './api/server.js'
+import { ApiServer, type Store } from './api/server.js'
+import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
 import { ensureConsumer, ensureStream } from './ingest/jetstream-setup.js'
 import { PullSource } from './ingest/pull-source.js'
@@ -24,6 +25,10 @@ import { createPool, ensureDatabase, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
 import { pruneLedger } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
+import { startRetention, type RetentionTask } from './write/retention.js'
+import { applyTimescaleSettings } from './write/timescale-setup.js'
+import { bucketQuery } from './store/buckets.js'
+import { withCagg } from './store/cagg-buckets.js'
 
 const LEDGER_PRUNE_EVERY_MS = 30_000
 
@@ -46,6 +51,7 @@ export class Service {
   #features: DbFeatures | undefined
   #statsTimer: NodeJS.Timeout | undefined
   #pruneTimer: NodeJS.Timeout | undefined
+  #retention: RetentionTask | null = null
   #maxDeliveries: MaxDeliveriesListener | undefined
 
   constructor (config: Config, log: Logger) {
@@ -65,18 +71,47 @@ export class Service {
     log.info({ nats: cfg.nats.url, stream: cfg.nats.stream, consumer: cfg.nats.consumer, database: redactUrl(cfg.database.url) }, 'starting')
 
     // The HTTP server comes up first so /livez answers and /readyz says what start-up waits for.
-    this.#server = new ApiServer({ host: cfg.http.host, port: cfg.http.port, registry: this.metrics.registry, readiness: { check: () => this.#readiness() }, log: log.child({ stage: 'api' }) })
+    let apiStore: Store | undefined
+    // Issue 7: committed readings fan out to WebSocket clients (Pipeline.onCommitted below).
+    const liveFeed = new LiveFeed({
+      maxClients: cfg.live.max_clients,
+      maxSubscriptionsPerClient: cfg.live.max_subscriptions_per_client,
+      maxBufferedBytes: cfg.live.max_buffered_bytes,
+      maxPerMachinePerSecond: cfg.live.max_per_machine_per_second,
+      registry: this.metrics.registry,
+      log: log.child({ stage: 'live' }),
+    })
+    this.#server = new ApiServer({
+      host: cfg.http.host,
+      port: cfg.http.port,
+      authToken: cfg.http.auth_token,
+      registry: this.metrics.registry,
+      readiness: {
+        check: () => this.#readiness(),
+        details: () => ({ database_mode: this.#features?.edition ?? 'unknown', pipeline: this.#pipeline?.state ?? 'starting' }),
+      },
+      log: log.child({ stage: 'api' }),
+      // The API's own pool (statement_timeout) and the bucket query of the detected mode.
+      store: () => (apiStore ??= this.#apiPool !== undefined && this.#features !== undefined
+        ? { db: this.#apiPool, buckets: this.#features.caggs ? withCagg(bucketQuery(this.#features.mode)) : bucketQuery(this.#features.mode) }
+        : undefined),
+      live: liveFeed,
+      fleet: { runningStates: cfg.fleet.running_states, staleAfterSeconds: cfg.fleet.stale_after_seconds, maxGapSeconds: cfg.fleet.max_gap_seconds },
+    })
     await this.#server.start()
 
     const dbLog = log.child({ stage: 'write' })
     await ensureDatabase(cfg.database.url, dbLog)
     this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size, applicationName: 'cnc-monitor-ingest' }, dbLog)
-    this.#apiPool = createPool(cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
+    this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
     const client = await this.#ingestPool.connect()
     try {
       this.#features = await detectFeatures(client, dbLog)
-      dbLog.info(this.#features, `database mode: ${this.#features.mode}`)
+      dbLog.info(this.#features, `database mode: ${this.#features.edition}`)
+      this.metrics.databaseMode.set({ mode: this.#features.edition }, 1)
       await migrate(client, this.#features, dbLog)
+      const timescale = await applyTimescaleSettings(client, this.#features, cfg.timescale, dbLog)
+      if (this.#features.hypertable) dbLog.info(timescale, 'timescaledb settings')
     } finally {
       client.release()
     }
@@ -96,6 +131,7 @@ export class Service {
       maxDeliver: cfg.nats.max_deliver,
       streamKey,
       probeDb: async () => { await ingestPool.query('SELECT 1') },
+      onCommitted: (p) => liveFeed.publish(p),
     })
     this.#source = new PullSource(this.#nc, {
       stream: cfg.nats.stream,
@@ -109,6 +145,7 @@ export class Service {
     this.#source.start()
     this.#startStats()
     this.#startLedgerPruning(streamKey)
+    if (this.#features !== undefined) this.#retention = startRetention(this.#ingestPool, this.#features, cfg.timescale, log.child({ stage: 'write' }))
     this.#state = 'running'
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
   }
@@ -211,6 +248,7 @@ export class Service {
     const deadline = Date.now() + this.config.ingest.shutdown_timeout_ms
     clearInterval(this.#statsTimer)
     clearInterval(this.#pruneTimer)
+    this.#retention?.stop()
     await this.#source?.stop()
     this.#maxDeliveries?.close()
     const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true

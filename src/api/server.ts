@@ -1,16 +1,42 @@
 /**
- * The HTTP server (uWebSockets.js). This file owns listen/close and the route table; each resource's
- * handlers live in their own file. uWS rules (shared/STYLE.md): answer synchronously, or register
- * onAborted before the first await and write inside cork() after it.
+ * The HTTP server (uWebSockets.js): listen/close and the route table. Each resource's handlers
+ * live in their own file and return their Routes; router.ts mounts them (404/405, auth, metrics).
+ * uWS rules (shared/STYLE.md): every request becomes an Exchange, which registers onAborted before
+ * any handler code runs and writes inside cork(); handlers read req only synchronously.
  */
+import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
+import type { BucketQuery } from '../store/buckets.js'
+import { tokenCheck } from './auth.js'
+import { healthRoutes } from './health.js'
+import { ApiErrorCode, HttpError } from './http.js'
+import { createHttpMetrics } from './http-metrics.js'
+import { machineRoutes } from './machines.js'
+import { readingRoutes } from './readings.js'
+import { rejectedRoutes } from './rejected.js'
+import { mount, type Route } from './router.js'
 import { loadNativeUws, type Uws } from './uws.js'
+// Live feed, fleet reads and the operator page (issue 7).
+import { fleetRoutes, type FleetOptions } from './fleet.js'
+import type { LiveFeed } from './live-feed.js'
+import { mountWeb } from './static.js'
 
 export interface Readiness {
-  /** null when ready; otherwise what is not, e.g. { database: 'down' }. */
+  /** null when ready; otherwise what is not, e.g. { database: 'unavailable' }. */
   check (): Promise<Record<string, string> | null>
+  /** Facts reported with every answer, e.g. { database_mode: 'timescaledb' }. */
+  details (): Record<string, string>
 }
+
+/** The API's database access once start-up has made it (the server listens before). */
+export interface Store {
+  readonly db: pg.Pool
+  readonly buckets: BucketQuery
+}
+
+/** Returns the store or throws 503 while the database is not connected yet. */
+export type StoreAccess = () => Store
 
 export interface ServerDeps {
   readonly host: string
@@ -18,15 +44,21 @@ export interface ServerDeps {
   readonly registry: Registry
   readonly readiness: Readiness
   readonly log: Logger
+  readonly store: () => Store | undefined
+  /** http.auth_token; '' = no auth. */
+  readonly authToken: string
+  /** Issue 7: /api/v1/fleet/latest and /machines/:id/states (absent = not mounted). */
+  readonly fleet?: FleetOptions
+  /** Issue 7: the WebSocket feed at /api/v1/live (absent = not mounted). */
+  readonly live?: LiveFeed
 }
-
-const JSON_TYPE = 'application/json'
 
 export class ApiServer {
   readonly #deps: ServerDeps
   readonly #uws: typeof Uws
   #listenSocket: Uws.us_listen_socket | false = false
   #port = 0
+  #routes: readonly Route[] = []
 
   constructor (deps: ServerDeps) {
     this.#deps = deps
@@ -34,45 +66,31 @@ export class ApiServer {
   }
 
   get port (): number { return this.#port }
+  /** The mounted routes (the OpenAPI test checks each one against the document). */
+  get routes (): readonly Route[] { return this.#routes }
 
   async start (): Promise<void> {
     const { host, port, registry, readiness, log } = this.#deps
+    const metrics = createHttpMetrics(registry)
+    const store: StoreAccess = () => {
+      const s = this.#deps.store()
+      if (s === undefined) throw new HttpError(503, ApiErrorCode.databaseUnavailable, 'the service is starting; the database is not connected yet')
+      return s
+    }
+    this.#routes = [
+      ...healthRoutes(registry, readiness),
+      ...machineRoutes(store, metrics),
+      ...readingRoutes(store, metrics),
+      ...rejectedRoutes(store),
+      ...(this.#deps.fleet === undefined ? [] : fleetRoutes(store, metrics, this.#deps.fleet)),
+    ]
     const app = this.#uws.App()
-
-    app.get('/livez', (res) => {
-      res.cork(() => res.writeHeader('Content-Type', JSON_TYPE).end('{"status":"ok"}'))
-    })
-
-    app.get('/readyz', (res) => {
-      let aborted = false
-      res.onAborted(() => { aborted = true })
-      readiness.check().then((problems) => {
-        if (aborted) return
-        res.cork(() => {
-          if (problems === null) res.writeHeader('Content-Type', JSON_TYPE).end('{"status":"ready"}')
-          else res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', JSON_TYPE).end(JSON.stringify({ status: 'not_ready', checks: problems }))
-        })
-      }, (err: unknown) => {
-        log.error({ err }, 'readiness check failed')
-        if (!aborted) res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', JSON_TYPE).end('{"status":"not_ready"}'))
-      })
-    })
-
-    app.get('/metrics', (res) => {
-      let aborted = false
-      res.onAborted(() => { aborted = true })
-      registry.metrics().then((text) => {
-        if (!aborted) res.cork(() => res.writeHeader('Content-Type', registry.contentType).end(text))
-      }, (err: unknown) => {
-        log.error({ err }, 'metrics collection failed')
-        if (!aborted) res.cork(() => res.writeStatus('500 Internal Server Error').end())
-      })
-    })
-
-    app.any('/*', (res) => {
-      res.cork(() => res.writeStatus('404 Not Found').writeHeader('Content-Type', JSON_TYPE)
-        .end('{"error":{"code":"not_found","message":"no such route"}}'))
-    })
+    const token = tokenCheck(this.#deps.authToken)
+    mount(app, this.#routes, { metrics, log, token })
+    // Issue 7: the live feed's WebSocket route and the operator page at / (dist/web, when built).
+    this.#deps.live?.attach(app, token)
+    const web = mountWeb(app)
+    if (web.length === 0) log.warn('operator page not built (dist/web missing): / answers 404')
 
     await new Promise<void>((resolve, reject) => {
       app.listen(host, port, (socket) => {
@@ -85,10 +103,11 @@ export class ApiServer {
         resolve()
       })
     })
-    log.info({ host, port: this.#port }, 'http server listening')
+    log.info({ host, port: this.#port, auth: this.#deps.authToken !== '' }, 'http server listening')
   }
 
   close (): void {
+    this.#deps.live?.close()
     if (this.#listenSocket !== false) {
       this.#uws.us_listen_socket_close(this.#listenSocket)
       this.#listenSocket = false

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { parse as parseYaml } from 'yaml'
+import { isLoopbackHost } from '../api/auth.js'
 import { configSchema, type Config } from './schema.js'
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../configs/config.yaml', import.meta.url))
@@ -140,5 +141,8 @@ function checkRelations (c: Config, sources: Map<string, string>, file: string):
   }
   if (c.nats.max_deliver <= c.nats.backoff_ms.length) {
     fail('nats.max_deliver', `must be greater than the number of nats.backoff_ms delays (${c.nats.backoff_ms.length})`)
+  }
+  if (c.http.auth_token === '' && !c.http.allow_unauthenticated && !isLoopbackHost(c.http.host)) {
+    fail('http.host', `${c.http.host} is not a loopback address: set http.auth_token, or http.allow_unauthenticated: true to serve without auth`)
   }
 }

@@ -20,6 +20,8 @@ export interface Config {
   }
   readonly database: {
     readonly url: string
+    /** API queries go here when set (a read replica); '' = database.url. */
+    readonly api_url: string
     readonly ingest_pool_size: number
     readonly api_pool_size: number
     readonly statement_timeout_ms: number
@@ -27,6 +29,10 @@ export interface Config {
   readonly http: {
     readonly host: string
     readonly port: number
+    /** Bearer token for /api/* and /metrics; '' = no auth. */
+    readonly auth_token: string
+    /** Allows a non-loopback host without auth_token (otherwise start-up refuses). */
+    readonly allow_unauthenticated: boolean
   }
   readonly ingest: {
     readonly batch_size: number
@@ -39,6 +45,39 @@ export interface Config {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
     readonly summary_interval_ms: number
   }
+  /** TimescaleDB only (ignored on plain PostgreSQL); intervals like '1 day', '12 hours'. */
+  readonly timescale: {
+    /** Time span of each new sensor_data chunk. */
+    readonly chunk_interval: string
+    /** Compress chunks older than this ('off' = no compression policy). Community licence. */
+    readonly compress_after: string
+    /** Drop chunks older than this ('off' = keep everything). Community licence. */
+    readonly retention: string
+    /** How often the sensor_data_1m refresh policy runs. */
+    readonly cagg_refresh_every: string
+    /** Newest span the refresh leaves to real-time aggregation (policy end_offset). */
+    readonly cagg_refresh_lag: string
+    /** Oldest span each refresh re-examines for late data (policy start_offset); below `retention`. */
+    readonly cagg_refresh_window: string
+  }
+  /** The WebSocket live feed at /api/v1/live. */
+  readonly live: {
+    readonly max_clients: number
+    readonly max_subscriptions_per_client: number
+    /** A client with more unsent bytes than this is disconnected (close code 1008). */
+    readonly max_buffered_bytes: number
+    /** Readings per machine per second sent to clients, latest wins; 0 = every reading. */
+    readonly max_per_machine_per_second: number
+  }
+  /** Fleet overview and machine-state utilization. */
+  readonly fleet: {
+    /** machine_state values that count as running for utilization. */
+    readonly running_states: readonly string[]
+    /** A machine whose latest reading is older than this is marked stale. */
+    readonly stale_after_seconds: number
+    /** A gap between readings longer than this counts as no data after its first max_gap_seconds. */
+    readonly max_gap_seconds: number
+  }
 }
 
 const int = (minimum: number, maximum: number, dflt: number) =>
@@ -46,6 +85,12 @@ const int = (minimum: number, maximum: number, dflt: number) =>
 
 /** Stream and consumer names: JetStream forbids spaces, dots, `*`, `>` and path separators. */
 const natsName = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const
+
+/** A fixed-length PostgreSQL interval, `<n> <unit>` (months and years vary in length, so are refused). */
+export const INTERVAL_PATTERN = '^[1-9][0-9]{0,5} (second|minute|hour|day|week)s?$'
+const interval = { type: 'string', pattern: INTERVAL_PATTERN } as const
+/** An interval, or `off` / empty to disable the policy. */
+const intervalOrOff = { type: 'string', pattern: '^(off|)$|' + INTERVAL_PATTERN } as const
 
 export const configSchema = {
   type: 'object',
@@ -77,6 +122,7 @@ export const configSchema = {
       default: {},
       properties: {
         url: { type: 'string', pattern: '^postgres(ql)?://[^\\s]+$', default: 'postgres://root@127.0.0.1:5432/cnc_monitor' },
+        api_url: { type: 'string', pattern: '^(postgres(ql)?://[^\\s]+)?$', default: '' },
         ingest_pool_size: int(1, 32, 2),
         api_pool_size: int(1, 64, 4),
         statement_timeout_ms: int(100, 600_000, 10_000),
@@ -89,6 +135,8 @@ export const configSchema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: int(0, 65_535, 8081),
+        auth_token: { type: 'string', maxLength: 4096, default: '' },
+        allow_unauthenticated: { type: 'boolean', default: false },
       },
     },
     ingest: {
@@ -110,6 +158,46 @@ export const configSchema = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
         summary_interval_ms: int(0, 3_600_000, 10_000),
+      },
+    },
+    timescale: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        chunk_interval: { ...interval, default: '1 day' },
+        compress_after: { ...intervalOrOff, default: '7 days' },
+        retention: { ...intervalOrOff, default: 'off' },
+        cagg_refresh_every: { ...interval, default: '1 minute' },
+        cagg_refresh_lag: { ...interval, default: '1 minute' },
+        cagg_refresh_window: { ...interval, default: '3 days' },
+      },
+    },
+    live: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        max_clients: int(0, 100_000, 200),
+        max_subscriptions_per_client: int(1, 100_000, 1_000),
+        max_buffered_bytes: int(1_024, 1_073_741_824, 1_048_576),
+        max_per_machine_per_second: int(0, 1_000, 10),
+      },
+    },
+    fleet: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        running_states: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^,\\s]+$' },
+          minItems: 1,
+          maxItems: 64,
+          default: ['RUNNING'],
+        },
+        stale_after_seconds: int(1, 86_400, 60),
+        max_gap_seconds: int(1, 2_678_400, 300),
       },
     },
   },

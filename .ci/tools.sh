@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Tools the tests call that are not npm packages. Installed from Debian's packages when missing;
+# safe to run repeatedly.
+#   docker-compose   validates docker/compose.yml (`docker-compose config`); no Docker engine is needed
+#   chromium         drives the operator-page test (test/e2e) through playwright-core
+set -euo pipefail
+
+apt_updated=0
+apt_install() {
+  if [ "$(id -u)" != 0 ] && ! command -v sudo >/dev/null; then
+    echo "tools: cannot install $* (not root, no sudo); the tests that need it will say so" >&2
+    return 0
+  fi
+  local run=(); [ "$(id -u)" = 0 ] || run=(sudo)
+  if [ "$apt_updated" = 0 ]; then "${run[@]}" apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive "${run[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if command -v docker-compose >/dev/null; then
+  echo "tools: $(docker-compose version --short 2>/dev/null || echo present) docker-compose"
+else
+  apt_install docker-compose
+  command -v docker-compose >/dev/null && echo "tools: installed docker-compose $(docker-compose version --short 2>/dev/null)"
+fi
+
+# Issue 7: the operator-page test launches /usr/bin/chromium (playwright-core downloads no browser).
+if [ -x /usr/bin/chromium ]; then
+  echo "tools: chromium present"
+else
+  apt_install chromium
+  [ -x /usr/bin/chromium ] && echo "tools: installed chromium"
+fi

@@ -1,0 +1,82 @@
+/**
+ * GET /api/v1/fleet/latest            the newest reading of every machine, with its age and stale flag
+ * GET /api/v1/machines/:id/states     seconds per machine_state over a window, and utilization
+ *
+ * Both computed in SQL (store/fleet.ts). Utilization = seconds in fleet.running_states / seconds
+ * of the window, where the window ends at LEAST(end_time, now()): the future is not idle time.
+ */
+import { ApiErrorCode, HttpError, badParam, type Exchange } from './http.js'
+import type { HttpMetrics } from './http-metrics.js'
+import { machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
+import { MAX_RANGE_DAYS } from './readings.js'
+import type { Route } from './router.js'
+import type { StoreAccess } from './server.js'
+import { fleetLatest, machineStates, type FleetRow } from '../store/fleet.js'
+
+export interface FleetOptions {
+  readonly runningStates: readonly string[]
+  readonly staleAfterSeconds: number
+  readonly maxGapSeconds: number
+}
+
+const HOUR = 3_600_000_000n
+const MAX_RANGE = BigInt(MAX_RANGE_DAYS) * 24n * HOUR
+const num = (v: number | null): string => v === null ? 'null' : String(v)
+const round6 = (v: number): number => Math.round(v * 1e6) / 1e6
+
+function fleetJson (r: FleetRow, staleAfter: number): string {
+  const age = r[12]
+  return `{"machine_id":${JSON.stringify(r[0])},"timestamp":"${r[1]}","temperature":${num(r[2])},"spindle_speed":${num(r[3])},` +
+    `"x_pos_mm":${num(r[4])},"y_pos_mm":${num(r[5])},"z_pos_mm":${num(r[6])},"feed_rate_actual":${num(r[7])},` +
+    `"spindle_load_percent":${num(r[8])},"machine_state":${r[9] === null ? 'null' : JSON.stringify(r[9])},` +
+    `"active_program_line":${num(r[10])},"total_power_kw":${num(r[11])},"age_seconds":${round6(age)},"stale":${age > staleAfter}}`
+}
+
+export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: FleetOptions): Route[] {
+  async function latest (ex: Exchange): Promise<void> {
+    const rows = await fleetLatest(store().db)
+    const data = rows.map((r) => fleetJson(r, opts.staleAfterSeconds)).join(',')
+    ex.send(200, `{"as_of":"${microsToIso(nowMicros())}","stale_after_seconds":${opts.staleAfterSeconds},"count":${rows.length},"data":[${data}]}`)
+  }
+
+  async function states (ex: Exchange): Promise<void> {
+    const id = machineIdParam(ex)
+    const s = timeParam(ex, 'start_time')
+    const e = timeParam(ex, 'end_time')
+    const end = e ?? (s === undefined ? nowMicros() : s + HOUR)
+    const start = s ?? end - HOUR
+    if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
+    if (end - start > MAX_RANGE) {
+      metrics.refused.inc({ reason: 'range_too_large' })
+      throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${MAX_RANGE_DAYS} days`)
+    }
+    const startIso = microsToIso(start)
+    const endIso = microsToIso(end)
+    const r = await machineStates(store().db, {
+      machineId: id, startIso, endIso, maxGapSeconds: opts.maxGapSeconds, runningStates: opts.runningStates,
+    })
+    const share = (v: number): number | null => r.windowSeconds > 0 ? round6(v / r.windowSeconds) : null
+    const noData = r.spans.filter((x) => x.kind === 'no_data').reduce((sum, x) => sum + x.seconds, 0)
+    const known = r.windowSeconds - noData
+    ex.json(200, {
+      machine_id: id,
+      start_time: startIso,
+      end_time: endIso,
+      effective_end_time: r.effectiveEndIso,
+      window_seconds: round6(r.windowSeconds),
+      running_states: opts.runningStates,
+      max_gap_seconds: opts.maxGapSeconds,
+      running_seconds: round6(r.runningSeconds),
+      no_data_seconds: round6(noData),
+      utilization: share(r.runningSeconds),
+      utilization_of_known: known > 1e-9 ? round6(r.runningSeconds / known) : null,
+      states: r.spans.filter((x) => x.kind === 'state')
+        .map((x) => ({ state: x.state, seconds: round6(x.seconds), share: share(x.seconds), running: x.running })),
+    })
+  }
+
+  return [
+    { method: 'GET', pattern: '/api/v1/fleet/latest', auth: true, handler: latest },
+    { method: 'GET', pattern: '/api/v1/machines/:id/states', auth: true, handler: states },
+  ]
+}

@@ -1,0 +1,150 @@
+/**
+ * Committed rows → the data API's Reading JSON, grouped by machine, with the optional per-machine
+ * rate limit of live.max_per_machine_per_second (latest reading time wins).
+ *
+ * Unthrottled, every row of a watched machine is serialized. Throttled, a batch costs one parse
+ * per watched machine at most: the newest row is sent at once when the machine's interval has
+ * passed, else it waits as the machine's pending payload (a string copy, replaced by any newer
+ * row) until a timer sends it. Rows replaced or skipped are counted as coalesced.
+ */
+import type { ParsedBatch } from '../contracts.js'
+import { microsToIso, parseRfc3339Micros } from '../parse/timestamp.js'
+
+/** machine id → reading JSON strings, in commit order. */
+export type MachineRows = Map<string, string[]>
+
+export function readingFrame (list: readonly string[]): string {
+  return '{"type":"readings","data":[' + list.join(',') + ']}'
+}
+
+const num = (v: unknown): string => typeof v === 'number' && Number.isFinite(v) ? String(v) : 'null'
+const str = (v: unknown): string => typeof v === 'string' ? JSON.stringify(v) : 'null'
+
+/** One committed payload as a Reading (field order and µs UTC timestamp of the data API); null if unreadable. */
+export function readingJson (text: string): string | null {
+  let r: Record<string, unknown>
+  try {
+    r = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    return null
+  }
+  const raw = r.timestamp
+  const us = typeof raw === 'string' ? parseRfc3339Micros(raw) : Number.NaN
+  const ts = Number.isNaN(us) ? String(raw) : microsToIso(us)
+  return `{"machine_id":${str(r.machine_id)},"timestamp":"${ts}","temperature":${num(r.temperature)},"spindle_speed":${num(r.spindle_speed)},` +
+    `"x_pos_mm":${num(r.x_pos_mm)},"y_pos_mm":${num(r.y_pos_mm)},"z_pos_mm":${num(r.z_pos_mm)},"feed_rate_actual":${num(r.feed_rate_actual)},` +
+    `"spindle_load_percent":${num(r.spindle_load_percent)},"machine_state":${str(r.machine_state)},` +
+    `"active_program_line":${num(r.active_program_line)},"total_power_kw":${num(r.total_power_kw)}}`
+}
+
+interface Slot { last: number, pending: string | null, pendingTime: number }
+
+/** Slots idle this long are forgotten when the table grows past PRUNE_ABOVE machines. */
+const IDLE_MS = 60_000
+const PRUNE_ABOVE = 10_000
+
+export class LiveThrottle {
+  readonly #intervalMs: number
+  readonly #emit: (rows: MachineRows) => void
+  readonly #coalesced: (n: number) => void
+  readonly #slots = new Map<string, Slot>()
+  readonly #pending = new Set<string>()
+  #timer: NodeJS.Timeout | undefined
+
+  constructor (perSecond: number, emit: (rows: MachineRows) => void, coalesced: (n: number) => void) {
+    this.#intervalMs = perSecond > 0 ? 1000 / perSecond : 0
+    this.#emit = emit
+    this.#coalesced = coalesced
+  }
+
+  /** Rows of `p` whose machine index m has wanted[m] = 1 are sent now or later. */
+  offer (p: ParsedBatch, wanted: Uint8Array): void {
+    const buf = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength)
+    const text = (r: number): string => {
+      const m = p.rowMessage[r] as number
+      return buf.toString('utf8', p.offsets[m], p.offsets[m + 1])
+    }
+    const rows = p.rowMachine.length
+    const out: MachineRows = new Map()
+    if (this.#intervalMs === 0) {
+      for (let r = 0; r < rows; r++) {
+        const m = p.rowMachine[r] as number
+        if (wanted[m] !== 1) continue
+        const json = readingJson(text(r))
+        if (json === null) continue
+        const id = p.machines[m] as string
+        const list = out.get(id)
+        if (list === undefined) out.set(id, [json])
+        else list.push(json)
+      }
+      if (out.size > 0) this.#emit(out)
+      return
+    }
+    const best = new Int32Array(p.machines.length).fill(-1)
+    let skipped = 0
+    for (let r = 0; r < rows; r++) {
+      const m = p.rowMachine[r] as number
+      if (wanted[m] !== 1) continue
+      const b = best[m] as number
+      if (b >= 0) skipped++
+      if (b < 0 || (p.rowTimeMs[r] as number) >= (p.rowTimeMs[b] as number)) best[m] = r
+    }
+    const now = performance.now()
+    for (let m = 0; m < best.length; m++) {
+      const r = best[m] as number
+      if (r < 0) continue
+      const id = p.machines[m] as string
+      const t = p.rowTimeMs[r] as number
+      let slot = this.#slots.get(id)
+      if (slot === undefined) this.#slots.set(id, slot = { last: -Infinity, pending: null, pendingTime: -Infinity })
+      if (slot.pending !== null) {
+        skipped++
+        if (t >= slot.pendingTime) { slot.pending = text(r); slot.pendingTime = t }
+      } else if (now - slot.last >= this.#intervalMs) {
+        const json = readingJson(text(r))
+        slot.last = now
+        if (json !== null) out.set(id, [json])
+      } else {
+        slot.pending = text(r)
+        slot.pendingTime = t
+        this.#pending.add(id)
+      }
+    }
+    if (skipped > 0) this.#coalesced(skipped)
+    if (out.size > 0) this.#emit(out)
+    this.#arm()
+  }
+
+  #arm (): void {
+    if (this.#timer !== undefined || this.#pending.size === 0) return
+    this.#timer = setTimeout(() => { this.#timer = undefined; this.#flush() }, Math.max(1, this.#intervalMs / 4))
+    this.#timer.unref()
+  }
+
+  #flush (): void {
+    const now = performance.now()
+    const out: MachineRows = new Map()
+    for (const id of this.#pending) {
+      const slot = this.#slots.get(id)
+      if (slot === undefined || slot.pending === null) { this.#pending.delete(id); continue }
+      if (now - slot.last < this.#intervalMs) continue
+      const json = readingJson(slot.pending)
+      slot.pending = null
+      slot.last = now
+      this.#pending.delete(id)
+      if (json !== null) out.set(id, [json])
+    }
+    if (this.#slots.size > PRUNE_ABOVE) {
+      for (const [id, s] of this.#slots) if (s.pending === null && now - s.last > IDLE_MS) this.#slots.delete(id)
+    }
+    if (out.size > 0) this.#emit(out)
+    this.#arm()
+  }
+
+  close (): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#pending.clear()
+    this.#slots.clear()
+  }
+}

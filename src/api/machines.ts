@@ -1,0 +1,92 @@
+/**
+ * GET  /api/v1/machines       all machines, ordered by id
+ * POST /api/v1/machines       register one (ajv-validated JSON; 201, 400, 409, 413, 415)
+ * GET  /api/v1/machines/:id   one machine or 404
+ */
+import { Ajv, type ErrorObject } from 'ajv'
+import { getMachine, insertMachine, listMachines, type NewMachine } from '../store/machines.js'
+import { ApiErrorCode, HttpError, readBody, tooLarge, type Exchange } from './http.js'
+import type { HttpMetrics } from './http-metrics.js'
+import type { Route } from './router.js'
+import type { StoreAccess } from './server.js'
+
+export const MAX_BODY_BYTES = 65_536
+export const MACHINE_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$'
+
+/** Free text: no NUL (PostgreSQL text cannot store it), bounded length. */
+const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000]*$' }) as const
+const int4 = (min: number) => ({ type: ['integer', 'null'], minimum: min, maximum: 2_147_483_647 }) as const
+
+export const newMachineSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'name', 'location'],
+  properties: {
+    id: { type: 'string', pattern: MACHINE_ID_PATTERN },
+    name: text(256),
+    location: text(256),
+    controller_type: { ...text(128), type: ['string', 'null'] },
+    max_spindle_speed_rpm: int4(0),
+    axis_count: int4(1),
+  },
+} as const
+
+const validate = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true }).compile<NewMachine>(newMachineSchema)
+
+function describe (e: ErrorObject | undefined): string {
+  if (e === undefined) return 'body does not match the machine schema'
+  const field = e.instancePath.slice(1).replaceAll('/', '.')
+  if (e.keyword === 'required') return `${(e.params as { missingProperty: string }).missingProperty}: required`
+  if (e.keyword === 'additionalProperties') return `${(e.params as { additionalProperty: string }).additionalProperty}: not a machine field`
+  if (field === 'id' && e.keyword === 'pattern') return 'id: must be 1–128 characters of letters, digits, -, _ or .'
+  if (e.keyword === 'pattern') return `${field}: must not contain NUL`
+  return `${field === '' ? 'body' : field}: ${e.message ?? 'invalid'}`
+}
+
+export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[] {
+  async function list (ex: Exchange): Promise<void> {
+    ex.json(200, await listMachines(store().db))
+  }
+
+  async function get (ex: Exchange): Promise<void> {
+    const id = ex.param(0, 'id')
+    // An id that could never have been stored is simply not found (and never reaches SQL).
+    const row = new RegExp(MACHINE_ID_PATTERN).test(id) ? await getMachine(store().db, id) : undefined
+    if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no machine ${JSON.stringify(id.slice(0, 128))}`)
+    ex.json(200, row)
+  }
+
+  async function create (ex: Exchange): Promise<void> {
+    const type = ex.headers.contentType.split(';')[0]?.trim().toLowerCase()
+    if (type !== 'application/json') {
+      throw new HttpError(415, ApiErrorCode.unsupportedMediaType, 'Content-Type must be application/json')
+    }
+    if (Number(ex.headers.contentLength) > MAX_BODY_BYTES) {
+      metrics.refused.inc({ reason: 'body_too_large' })
+      throw tooLarge(MAX_BODY_BYTES)
+    }
+    let body: Buffer
+    try {
+      body = await readBody(ex, MAX_BODY_BYTES)
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 413) metrics.refused.inc({ reason: 'body_too_large' })
+      throw err
+    }
+    let value: unknown
+    try {
+      value = JSON.parse(body.toString('utf8'))
+    } catch {
+      throw new HttpError(400, ApiErrorCode.invalidJson, 'body is not valid JSON')
+    }
+    if (!validate(value)) throw new HttpError(400, ApiErrorCode.validationFailed, describe(validate.errors?.[0]))
+    const row = await insertMachine(store().db, value)
+    if (row === undefined) throw new HttpError(409, ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
+    ex.json(201, row)
+  }
+
+  return [
+    { method: 'GET', pattern: '/api/v1/machines', auth: true, handler: list },
+    { method: 'POST', pattern: '/api/v1/machines', auth: true, handler: create },
+    { method: 'GET', pattern: '/api/v1/machines/:id', auth: true, handler: get },
+  ]
+}

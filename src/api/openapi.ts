@@ -1,0 +1,291 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, served at /openapi.json. test/integration/api-openapi
+ * checks that every mounted route is described here (and nothing else is), and that every status
+ * the integration tests observe is a documented response of its operation.
+ */
+import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines.js'
+import { DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
+import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT } from './rejected.js'
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+const json = (schema: unknown) => ({ 'application/json': { schema } })
+const error = (description: string) => ({ description, content: json(ref('Error')) })
+const ok = (description: string, schema: unknown) => ({ description, content: json(schema) })
+const num = { type: ['number', 'null'] }
+const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
+
+const E400 = error('A parameter or the body is invalid; the message names it')
+const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
+const E503 = error('The database is unavailable or the query timed out (never carries database text)')
+const E500 = error('Internal error (never carries database text)')
+
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
+const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
+const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
+
+const readingFields = {
+  machine_id: { type: 'string' },
+  timestamp: ts,
+  temperature: { type: 'number' },
+  spindle_speed: { type: 'number' },
+  x_pos_mm: num,
+  y_pos_mm: num,
+  z_pos_mm: num,
+  feed_rate_actual: num,
+  spindle_load_percent: num,
+  machine_state: { type: ['string', 'null'] },
+  active_program_line: { type: ['integer', 'null'] },
+  total_power_kw: num,
+}
+
+export const openApiDocument = {
+  openapi: '3.1.0',
+  info: {
+    title: 'cnc-monitor API',
+    version: '1',
+    description: 'Queries over CNC telemetry stored by cnc-monitor. Errors: {"error":{"code","message"}}. ' +
+      'With http.auth_token set, /api/* and /metrics need `Authorization: Bearer <token>`. ' +
+      'Unknown paths answer 404 and known paths with another method 405 with an Allow header. ' +
+      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed").',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error'],
+        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
+      },
+      Machine: {
+        type: 'object',
+        required: ['id', 'name', 'location', 'controller_type', 'max_spindle_speed_rpm', 'axis_count', 'created_at', 'last_updated'],
+        properties: {
+          id: { type: 'string', pattern: MACHINE_ID_PATTERN },
+          name: { type: 'string' },
+          location: { type: 'string' },
+          controller_type: { type: ['string', 'null'] },
+          max_spindle_speed_rpm: { type: ['integer', 'null'] },
+          axis_count: { type: ['integer', 'null'] },
+          created_at: ts,
+          last_updated: ts,
+        },
+      },
+      NewMachine: newMachineSchema,
+      Reading: { type: 'object', required: Object.keys(readingFields), properties: readingFields },
+      ReadingPage: {
+        type: 'object',
+        required: ['machine_id', 'start_time', 'end_time', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
+        properties: {
+          machine_id: { type: 'string' },
+          start_time: ts,
+          end_time: ts,
+          limit: { type: 'integer' },
+          count: { type: 'integer' },
+          has_more: { type: 'boolean' },
+          next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page (opaque)' },
+          data: { type: 'array', items: ref('Reading') },
+        },
+      },
+      BucketPage: {
+        type: 'object',
+        required: ['machine_id', 'start_time', 'end_time', 'agg', 'bucket_seconds', 'requested_bucket_seconds', 'count', 'data'],
+        properties: {
+          machine_id: { type: 'string' },
+          start_time: ts,
+          end_time: ts,
+          agg: { enum: ['avg', 'min', 'max', 'last'] },
+          bucket_seconds: { type: 'integer', description: 'Width used: the requested one, widened when the window would exceed max_points' },
+          requested_bucket_seconds: { type: 'integer' },
+          count: { type: 'integer' },
+          data: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['bucket', 'count'],
+              description: 'bucket start, rows in the bucket, and each numeric field aggregated (last: also machine_state, active_program_line)',
+              properties: { bucket: ts, count: { type: 'integer' } },
+              additionalProperties: { type: ['number', 'string', 'null'] },
+            },
+          },
+        },
+      },
+      // Issue 7: fleet reads.
+      FleetLatest: {
+        type: 'object',
+        required: ['as_of', 'stale_after_seconds', 'count', 'data'],
+        properties: {
+          as_of: ts,
+          stale_after_seconds: { type: 'integer', description: 'fleet.stale_after_seconds' },
+          count: { type: 'integer' },
+          data: {
+            type: 'array',
+            description: 'The newest reading of every machine that has readings, ordered by machine_id',
+            items: {
+              type: 'object',
+              required: [...Object.keys(readingFields), 'age_seconds', 'stale'],
+              properties: { ...readingFields, age_seconds: { type: 'number' }, stale: { type: 'boolean', description: 'age_seconds > stale_after_seconds' } },
+            },
+          },
+        },
+      },
+      MachineStates: {
+        type: 'object',
+        required: ['machine_id', 'start_time', 'end_time', 'effective_end_time', 'window_seconds', 'running_states', 'max_gap_seconds',
+          'running_seconds', 'no_data_seconds', 'utilization', 'utilization_of_known', 'states'],
+        properties: {
+          machine_id: { type: 'string' },
+          start_time: ts,
+          end_time: ts,
+          effective_end_time: { ...ts, description: 'min(end_time, now): the window actually measured' },
+          window_seconds: { type: 'number' },
+          running_states: { type: 'array', items: { type: 'string' }, description: 'fleet.running_states' },
+          max_gap_seconds: { type: 'integer', description: 'fleet.max_gap_seconds: a state holds at most this long after its reading' },
+          running_seconds: { type: 'number' },
+          no_data_seconds: { type: 'number', description: 'Before the first reading, and gaps beyond max_gap_seconds' },
+          utilization: { type: ['number', 'null'], description: 'running_seconds / window_seconds; null for an empty window' },
+          utilization_of_known: { type: ['number', 'null'], description: 'running_seconds / (window_seconds - no_data_seconds)' },
+          states: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['state', 'seconds', 'share', 'running'],
+              properties: { state: { type: ['string', 'null'] }, seconds: { type: 'number' }, share: { type: ['number', 'null'] }, running: { type: 'boolean' } },
+            },
+          },
+        },
+      },
+      RejectedPage: {
+        type: 'object',
+        required: ['limit', 'count', 'has_more', 'next_cursor', 'data'],
+        properties: {
+          limit: { type: 'integer' },
+          count: { type: 'integer' },
+          has_more: { type: 'boolean' },
+          next_cursor: { type: ['string', 'null'] },
+          data: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_encoding', 'payload'],
+              properties: {
+                id: { type: 'integer' },
+                received_at: ts,
+                subject: { type: 'string' },
+                stream_seq: { type: ['integer', 'null'] },
+                reason: { type: 'string' },
+                detail: { type: 'string' },
+                payload_encoding: { enum: ['utf8', 'base64'] },
+                payload: { type: 'string' },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+  security: [{ bearer: [] }],
+  paths: {
+    '/livez': { get: { summary: 'Process is up', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
+    '/readyz': {
+      get: {
+        summary: 'Ready: NATS and PostgreSQL answer and the consumer runs',
+        security: [],
+        responses: {
+          200: ok('Ready; `details` gives the database mode (timescaledb, timescaledb-apache, postgres) and the pipeline state', { type: 'object' }),
+          503: ok('Not ready; `checks` names what is not', { type: 'object' }),
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics',
+        responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } }, 401: E401, 500: E500 },
+      },
+    },
+    '/openapi.json': { get: { summary: 'This document', security: [], responses: { 200: ok('OpenAPI 3.1', { type: 'object' }) } } },
+    '/api/v1/machines': {
+      get: { summary: 'All machines, ordered by id', responses: { 200: ok('Machines', { type: 'array', items: ref('Machine') }), 401: E401, 500: E500, 503: E503 } },
+      post: {
+        summary: 'Register a machine',
+        requestBody: { required: true, content: json(ref('NewMachine')) },
+        responses: {
+          201: ok('Stored', ref('Machine')),
+          400: E400,
+          401: E401,
+          409: error('A machine with this id exists'),
+          413: error(`Body over ${MAX_BODY_BYTES} bytes`),
+          415: error('Content-Type is not application/json'),
+          500: E500,
+          503: E503,
+        },
+      },
+    },
+    '/api/v1/machines/{id}': {
+      get: { summary: 'One machine', parameters: [idParam], responses: { 200: ok('Machine', ref('Machine')), 400: E400, 401: E401, 404: error('No such machine'), 500: E500, 503: E503 } },
+    },
+    '/api/v1/machines/{id}/data': {
+      get: {
+        summary: 'Readings in time order (keyset pages), or aggregates per time bucket when bucket and agg are given',
+        description: 'Window: start_time..end_time inclusive. Without either: the last hour up to now; with one: one hour from it. ' +
+          `Windows over ${MAX_RANGE_DAYS} days are refused (range_too_large). A page never splits rows sharing one timestamp, ` +
+          'so it can be shorter than limit (or, when more than limit rows share one timestamp, longer). ' +
+          'A machine without readings (known or not) answers 200 with an empty list. With a cursor, start_time and end_time are ignored.',
+        parameters: [
+          idParam,
+          timeQ('start_time', 'RFC 3339 with offset; fractional seconds to the microsecond'),
+          timeQ('end_time', 'RFC 3339 with offset; default now (or start_time + 1 h)'),
+          q('limit', { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT }, 'Rows per page'),
+          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
+          q('bucket', { type: 'string', pattern: '^[1-9][0-9]{0,5}[smhd]$' }, 'Bucket width, e.g. 1m (with agg)'),
+          q('agg', { enum: ['avg', 'min', 'max', 'last'] }, 'Aggregate per bucket (with bucket)'),
+          q('max_points', { type: 'integer', minimum: 2, maximum: MAX_POINTS, default: DEFAULT_MAX_POINTS }, 'Cap on buckets; the bucket is widened to fit'),
+        ],
+        responses: {
+          200: { description: 'A page of readings, or buckets', content: json({ oneOf: [ref('ReadingPage'), ref('BucketPage')] }) },
+          400: E400,
+          401: E401,
+          500: E500,
+          503: E503,
+        },
+      },
+    },
+    '/api/v1/machines/{id}/latest': {
+      get: {
+        summary: 'The reading with the greatest timestamp (not the last to arrive)',
+        parameters: [idParam],
+        responses: { 200: ok('Reading', ref('Reading')), 400: E400, 401: E401, 404: error('No readings for this machine'), 500: E500, 503: E503 },
+      },
+    },
+    '/api/v1/rejected': {
+      get: {
+        summary: 'Dead-lettered messages, newest first',
+        parameters: [
+          q('limit', { type: 'integer', minimum: 1, maximum: MAX_REJECTED_LIMIT, default: DEFAULT_REJECTED_LIMIT }, 'Rows per page'),
+          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
+        ],
+        responses: { 200: ok('A page of dead letters', ref('RejectedPage')), 400: E400, 401: E401, 500: E500, 503: E503 },
+      },
+    },
+    // Issue 7: fleet reads.
+    '/api/v1/fleet/latest': {
+      get: {
+        summary: 'The newest reading of every machine (one loose index scan), with its age and a stale flag',
+        responses: { 200: ok('Fleet', ref('FleetLatest')), 401: E401, 500: E500, 503: E503 },
+      },
+    },
+    '/api/v1/machines/{id}/states': {
+      get: {
+        summary: 'Seconds per machine_state over a window, and utilization (share of time in fleet.running_states)',
+        description: 'Each reading\'s state holds until the next reading, clipped to the window; the state at start_time is that of the ' +
+          'last reading before it; the last reading\'s state holds until min(end_time, now). A state holds at most fleet.max_gap_seconds; ' +
+          `the rest of a longer gap, and the time before the first reading, is no data. Window defaults as for /data; at most ${MAX_RANGE_DAYS} days.`,
+        parameters: [
+          idParam,
+          timeQ('start_time', 'RFC 3339 with offset; default end_time - 1 h'),
+          timeQ('end_time', 'RFC 3339 with offset; default now (or start_time + 1 h)'),
+        ],
+        responses: { 200: ok('Time per state', ref('MachineStates')), 400: E400, 401: E401, 500: E500, 503: E503 },
+      },
+    },
+  },
+} as const
