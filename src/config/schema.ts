@@ -17,6 +17,8 @@ export interface Config {
     readonly nak_delay_ms: number
     /** Payloads larger than this are dead-lettered as `payload_too_large`. */
     readonly max_payload_bytes: number
+    /** The consumer's max_ack_pending; 0 = batch_size × (max_in_flight + 1), one instance's need. */
+    readonly max_ack_pending: number
   }
   readonly database: {
     readonly url: string
@@ -114,6 +116,7 @@ export const configSchema = {
         },
         nak_delay_ms: int(0, 3_600_000, 5_000),
         max_payload_bytes: int(256, 8_388_608, 65_536),
+        max_ack_pending: int(0, 10_000_000, 0),
       },
     },
     database: {

@@ -4,6 +4,7 @@
  * tunable settings updated to fit the batching:
  *
  *   max_ack_pending = batch_size × (max_in_flight + 1)   every batch in the pipeline plus the one filling
+ *                     (or nats.max_ack_pending: the sum over all instances sharing the consumer)
  *   ack_wait        = backoff[0] (JetStream's rule)     above the worst batch time; held batches send +WPI
  *   max_deliver     finite, > backoff length            a message cannot loop forever
  */
@@ -35,7 +36,7 @@ export function consumerSettings (cfg: Config): Pick<ConsumerConfig, 'ack_wait' 
   return {
     ack_wait: nanos(cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms),
     max_deliver: cfg.nats.max_deliver,
-    max_ack_pending: cfg.ingest.batch_size * (cfg.ingest.max_in_flight + 1),
+    max_ack_pending: cfg.nats.max_ack_pending > 0 ? cfg.nats.max_ack_pending : cfg.ingest.batch_size * (cfg.ingest.max_in_flight + 1),
     ...(backoff.length > 0 ? { backoff } : {}),
   }
 }
