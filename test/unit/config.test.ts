@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { describe, it } from 'node:test'
+import { ConfigError, loadConfig } from '../../src/config/load.js'
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
+
+function yamlFile (text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cnc-config-'))
+  const file = join(dir, 'config.yaml')
+  writeFileSync(file, text)
+  return file
+}
+
+function refusal (argv: string[], env: Record<string, string>): string {
+  try {
+    loadConfig(argv, env)
+  } catch (err) {
+    assert.ok(err instanceof ConfigError)
+    assert.ok(!err.message.includes('\n'), 'one line')
+    return err.message
+  }
+  assert.fail('expected a ConfigError')
+}
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig(['--config', yamlFile('')], {})
+    assert.equal(c.nats.url, 'nats://127.0.0.1:4222')
+    assert.equal(c.nats.stream, 'CNC_DATA')
+    assert.equal(c.nats.consumer, 'PROCESSOR')
+    assert.equal(c.database.url, 'postgres://root@127.0.0.1:5432/cnc_monitor')
+    assert.equal(c.http.host, '127.0.0.1')
+    assert.equal(c.http.port, 8081)
+    assert.equal(c.ingest.batch_size, 5000)
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.nats))
+  })
+
+  it('layers the YAML file, then CNC_SECTION_KEY variables', () => {
+    const file = yamlFile('nats:\n  stream: FROM_FILE\ningest:\n  batch_size: 100\n')
+    const c = loadConfig([`--config=${file}`], { CNC_INGEST_BATCH_SIZE: '250', CNC_NATS_BACKOFF_MS: '30000,60000', CNC_NATS_ACK_WAIT_MS: '30000', CNC_LOG_LEVEL: 'debug' })
+    assert.equal(c.nats.stream, 'FROM_FILE')
+    assert.equal(c.ingest.batch_size, 250)
+    assert.deepEqual(c.nats.backoff_ms, [30000, 60000])
+    assert.equal(c.log.level, 'debug')
+  })
+
+  it('refuses a bad value with one line naming the key, the reason and where it came from', () => {
+    assert.match(refusal([], { CNC_HTTP_PORT: 'eighty' }), /^config: http\.port: must be integer \(from CNC_HTTP_PORT\)$/)
+    assert.match(refusal([], { CNC_INGEST_BATCH_SIZE: '0' }), /^config: ingest\.batch_size: must be >= 1/)
+    assert.match(refusal([], { CNC_LOG_LEVEL: 'loud' }), /^config: log\.level: must be one of fatal, error/)
+    assert.match(refusal([], { CNC_NATS_URL: 'http://x' }), /^config: nats\.url: must match pattern/)
+    assert.match(refusal([], { CNC_NATS_STREAM: 'a.b' }), /^config: nats\.stream: must match pattern/)
+    assert.match(refusal([], { CNC_NATS_BATCH: '5' }), /^config: CNC_NATS_BATCH: not a configuration key/)
+    assert.match(refusal(['--config', yamlFile('nats:\n  colour: blue\n')], {}), /^config: nats\.colour: unknown key/)
+    assert.match(refusal(['--config', yamlFile('nats: [1, 2\n')], {}), /invalid YAML/)
+    assert.match(refusal(['--config', '/nonexistent/cnc.yaml'], {}), /^config: cannot read \/nonexistent\/cnc\.yaml/)
+    assert.match(refusal([], { CNC_NATS_ACK_WAIT_MS: '30000' }), /^config: nats\.backoff_ms: first delay \(60000 ms\) must equal nats\.ack_wait_ms/)
+  })
+
+  it('stops the service with exit code 2 and that one line on stderr', () => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { PATH: process.env.PATH ?? '', CNC_HTTP_PORT: '70000' }, encoding: 'utf8', timeout: 30_000 })
+    assert.equal(r.status, 2)
+    assert.equal(r.stderr.trim(), 'config: http.port: must be <= 65535 (from CNC_HTTP_PORT)')
+  })
+})
