@@ -33,6 +33,8 @@ export interface PipelineOptions {
    * Row r's payload is parsed.bytes[offsets[rowMessage[r]] .. offsets[rowMessage[r] + 1]).
    */
   readonly onCommitted?: (parsed: ParsedBatch) => void
+  /** Called when a batch slot frees up (the source may hand on a partial batch then). */
+  readonly onCapacity?: () => void
   /** Probe used while the database is down; resolves when it answers again. */
   readonly probeDb: () => Promise<void>
 }
@@ -78,6 +80,10 @@ export class Pipeline {
   get queued (): number { return this.#queue.length }
   get lastCommitAt (): number { return this.#lastCommitAt }
 
+  /** A batch handed in now would start at once. */
+  readonly ready = (): boolean =>
+    this.#inFlight < this.#opts.maxInFlight && this.#queue.length === 0 && (this.#state === 'running' || this.#state === 'draining')
+
   /** The source's callback: takes a batch in; it will be settled exactly once. */
   readonly accept = (batch: IngestBatch): void => {
     const held: Held = { batch, lastSignal: batch.receivedAt }
@@ -102,6 +108,7 @@ export class Pipeline {
           this.#metrics.batchesInFlight.set(this.#inFlight)
           this.#pump()
           this.#checkIdle()
+          if (this.ready()) this.#opts.onCapacity?.()
         })
     }
   }

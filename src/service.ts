@@ -124,22 +124,24 @@ export class Service {
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
     const ingestPool = this.#ingestPool
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
       maxDeliver: cfg.nats.max_deliver,
+      onCapacity: () => this.#source?.offer(),
       streamKey,
       probeDb: async () => { await ingestPool.query('SELECT 1') },
       onCommitted: (p) => liveFeed.publish(p),
     })
     this.#source = new PullSource(this.#nc, {
+      maxHoldMs: Math.min(5_000, Math.floor((cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms) / 3)),
       stream: cfg.nats.stream,
       consumer: cfg.nats.consumer,
       batchSize: cfg.ingest.batch_size,
       lingerMs: cfg.ingest.linger_ms,
       maxPayloadBytes: cfg.nats.max_payload_bytes,
-    }, this.#pipeline.accept, this.metrics, ingestLog)
+    }, this.#pipeline.accept, this.#pipeline.ready, this.metrics, ingestLog)
     this.#watchNats(this.#nc, ingestLog)
     this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey }, this.metrics, ingestLog)
     this.#source.start()

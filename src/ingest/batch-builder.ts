@@ -2,7 +2,10 @@
  * Packs delivered messages into batches: payloads copied back to back into one buffer (later
  * transferred to a parser worker), with offsets, reply subjects (the ack handles) and stream
  * sequences alongside. A batch is handed on when it holds batchSize messages, or lingerMs after
- * its first message, whichever comes first, so a quiet plant still sees its data quickly.
+ * its first message, whichever comes first, so a quiet plant still sees its data quickly — but a
+ * partial batch is only handed on when the pipeline can take it at once (`ready()`): under load the
+ * linger would otherwise cut batches to a fraction of batchSize while they queue anyway (measured:
+ * 2,000–3,500 of 5,000). It waits for offer() then, at most maxHoldMs (it gets no progress acks here).
  */
 import type { RawBatch } from '../contracts.js'
 
@@ -23,6 +26,8 @@ export interface IngestBatch {
 }
 
 export interface BatchOptions {
+  /** A partial batch waits at most this long past its linger for the pipeline to have room. */
+  readonly maxHoldMs: number
   readonly stream: string
   readonly consumer: string
   readonly batchSize: number
@@ -51,10 +56,14 @@ export class BatchBuilder {
   #lastReply = ''
   #firstAt = 0
   #linger: NodeJS.Timeout | undefined
+  #lingerDue = false
 
-  constructor (opts: BatchOptions, onBatch: (b: IngestBatch) => void) {
+  readonly #ready: () => boolean
+
+  constructor (opts: BatchOptions, onBatch: (b: IngestBatch) => void, ready: () => boolean) {
     this.#opts = opts
     this.#onBatch = onBatch
+    this.#ready = ready
     this.#replyPrefix = `$JS.ACK.${opts.stream}.${opts.consumer}.`
     this.#bytes = new Uint8Array(opts.batchSize * 256)
     this.#offsets = new Uint32Array(opts.batchSize + 1)
@@ -72,7 +81,7 @@ export class BatchBuilder {
     this.#subjects.push(subject)
     if (n === 0) {
       this.#firstAt = Date.now()
-      this.#linger = setTimeout(() => this.flush(), this.#opts.lingerMs)
+      this.#linger = setTimeout(() => this.#lingered(), this.#opts.lingerMs)
     }
     if (n + 1 >= this.#opts.batchSize) this.flush()
   }
@@ -129,8 +138,24 @@ export class BatchBuilder {
     this.#bytes = next
   }
 
+  #lingered (): void {
+    this.#linger = undefined
+    if (this.#ready() || Date.now() - this.#firstAt >= this.#opts.lingerMs + this.#opts.maxHoldMs) {
+      this.flush()
+      return
+    }
+    this.#lingerDue = true
+    this.#linger = setTimeout(() => this.#lingered(), Math.min(this.#opts.maxHoldMs, 100))
+  }
+
+  /** The pipeline has room: hand on a partial batch whose linger has passed. */
+  offer (): void {
+    if (this.#lingerDue) this.flush()
+  }
+
   /** Hands on the batch being filled, if any. */
   flush (): void {
+    this.#lingerDue = false
     if (this.#linger !== undefined) {
       clearTimeout(this.#linger)
       this.#linger = undefined

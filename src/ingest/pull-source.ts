@@ -24,6 +24,8 @@ import { BatchBuilder, type IngestBatch } from './batch-builder.js'
 export type { IngestBatch }
 
 export interface SourceOptions {
+  /** See BatchOptions.maxHoldMs. */
+  readonly maxHoldMs: number
   readonly stream: string
   readonly consumer: string
   readonly batchSize: number
@@ -53,12 +55,13 @@ export class PullSource {
   #watchdog: NodeJS.Timeout | undefined
   #drained: (() => void) | undefined
 
-  constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, metrics: Metrics, log: Logger) {
+  /** `ready()`: the pipeline would start a batch handed on now (see BatchBuilder). */
+  constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, ready: () => boolean, metrics: Metrics, log: Logger) {
     this.#nc = nc
     this.#opts = opts
     this.#log = log
     this.#metrics = metrics
-    this.#builder = new BatchBuilder(opts, onBatch)
+    this.#builder = new BatchBuilder(opts, onBatch, ready)
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
     this.#pullBody = JSON.stringify({ batch: opts.batchSize * 2, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
   }
@@ -120,6 +123,11 @@ export class PullSource {
     }
     this.#pullIfLow()
     if (this.#state === 'stopping' && now - this.#lastPull > EXPIRES_MS + HEARTBEAT_MS) this.#drained?.()
+  }
+
+  /** The pipeline finished a batch: a partial batch past its linger may go now. */
+  offer (): void {
+    this.#builder.offer()
   }
 
   /** Forgets open requests after a reconnect: the new server connection knows none of them. */

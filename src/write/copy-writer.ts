@@ -34,12 +34,32 @@ export interface BatchMeta {
 
 export class CopyWriter {
   readonly #pool: pg.Pool
+  /**
+   * Writes wait here, without a deadline, for one of the pool's `slots` connections. Waiting inside
+   * pg-pool instead would hit its connection timeout whenever a slow database keeps every connection
+   * busy, and a busy database would be taken for a dead one (batch nak'd and redelivered).
+   */
+  #free: number
+  readonly #waiting: Array<() => void> = []
 
-  constructor (pool: pg.Pool) {
+  constructor (pool: pg.Pool, slots: number) {
     this.#pool = pool
+    this.#free = slots
   }
 
   async write (batch: ParsedBatch, meta: BatchMeta): Promise<CommitResult> {
+    if (this.#free > 0) this.#free--
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve))
+    try {
+      return await this.#writeWithSlot(batch, meta)
+    } finally {
+      const next = this.#waiting.shift()
+      if (next !== undefined) next()
+      else this.#free++
+    }
+  }
+
+  async #writeWithSlot (batch: ParsedBatch, meta: BatchMeta): Promise<CommitResult> {
     const started = performance.now()
     let client: pg.PoolClient
     try {

@@ -18,7 +18,7 @@ describe('ingest ledger (exactly-once effect of redeliveries)', () => {
   before(async () => {
     t = await createTestEnv('LEDGER')
     pool = await migratedPool(t)
-    writer = new CopyWriter(pool)
+    writer = new CopyWriter(pool, 2)
   })
   after(async () => { await pool.end(); await t.cleanup() })
 
