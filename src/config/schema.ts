@@ -148,8 +148,8 @@ export const configSchema = {
       default: {},
       properties: {
         batch_size: int(1, 100_000, 5_000),
-        linger_ms: int(1, 60_000, 50),
-        max_in_flight: int(1, 64, 3),
+        linger_ms: int(1, 60_000, 20),
+        max_in_flight: int(1, 64, 2),
         parser_threads: int(1, 64, 1),
         shutdown_timeout_ms: int(100, 600_000, 20_000),
       },
