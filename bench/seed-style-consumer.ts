@@ -10,23 +10,9 @@ import { readFileSync } from 'node:fs'
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import pg from 'pg'
+import type { Reading as SeedData } from '../src/parse/reading-schema.js'
 
 const INSERT = 'INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, y_pos_mm, z_pos_mm, feed_rate_actual, spindle_load_percent, machine_state, active_program_line, total_power_kw) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)'
-
-interface SeedData {
-  machine_id: string
-  timestamp: string
-  temperature: number
-  spindle_speed: number
-  x_pos_mm?: number | null
-  y_pos_mm?: number | null
-  z_pos_mm?: number | null
-  feed_rate_actual?: number | null
-  spindle_load_percent?: number | null
-  machine_state?: string | null
-  active_program_line?: number | null
-  total_power_kw?: number | null
-}
 
 export interface SeedStyleOptions {
   readonly natsUrl: string

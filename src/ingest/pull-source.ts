@@ -19,19 +19,12 @@
 import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
-import { BatchBuilder, type IngestBatch } from './batch-builder.js'
+import { BatchBuilder, type BatchOptions, type IngestBatch } from './batch-builder.js'
 
 export type { IngestBatch }
 
-export interface SourceOptions {
-  /** See BatchOptions.maxHoldMs. */
-  readonly maxHoldMs: number
-  readonly stream: string
-  readonly consumer: string
-  readonly batchSize: number
-  readonly lingerMs: number
-  readonly maxPayloadBytes: number
-}
+/** The source batches what it pulls, so it takes the batching options (and pulls from stream/consumer). */
+export type SourceOptions = BatchOptions
 
 export type SourceState = 'idle' | 'consuming' | 'stopping' | 'stopped'
 
