@@ -24,7 +24,8 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
   afterEach(async () => { await t.cleanup() })
 
   it('stores exactly the valid readings, dead-letters every bad message with its reason, and settles all', async () => {
-    const valid = validSet(500)
+    // 20,000 valid readings with every class of bad message in the middle.
+    const valid = validSet(5000)
     const proto = '{"__proto__":{"isAdmin":true},"machine_id":"CNC-PROTO","timestamp":"2025-07-13T10:00:00Z","temperature":1,"spindle_speed":2,"active_program_line":1}'
     const payloads: Array<string | Uint8Array> = [...valid.slice(0, 1000), ...BAD_PAYLOADS.map((b) => b.payload), proto, ...valid.slice(1000)]
     await prefill(t, payloads)
@@ -33,7 +34,7 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
     try {
       await waitSettled(t)
       const perMachine = await t.query<{ machine_id: string, n: string }>('SELECT machine_id, count(*) AS n FROM sensor_data GROUP BY 1 ORDER BY 1')
-      assert.deepEqual(perMachine.map((r) => [r.machine_id, Number(r.n)]), [...MACHINES.map((m) => [m, 500]), ['CNC-PROTO', 1]])
+      assert.deepEqual(perMachine.map((r) => [r.machine_id, Number(r.n)]), [...MACHINES.map((m) => [m, 5000]), ['CNC-PROTO', 1]])
       const rejected = await t.query<{ subject: string, stream_seq: string, reason: string, detail: string, payload: Buffer }>(
         'SELECT subject, stream_seq, reason, detail, payload FROM rejected_messages ORDER BY stream_seq')
       assert.deepEqual(rejected.map((r) => r.reason), BAD_PAYLOADS.map((b) => b.reason))
