@@ -10,6 +10,22 @@
  */
 import type { SqlClient } from './sql-client.js'
 
+/**
+ * Marks every copy but the first of a sequence that occurs more than once in one batch: JetStream
+ * redelivers a message whose ack timer ran out while this process still held it (a stalled event
+ * loop, ack_wait shorter than a batch), and both copies can land in the same batch. Null when none.
+ */
+export function repeatsInBatch (seqs: ArrayLike<number>): Uint8Array | null {
+  const seen = new Set<number>()
+  let marks: Uint8Array | null = null
+  for (let i = 0; i < seqs.length; i++) {
+    const s = seqs[i] as number
+    if (seen.has(s)) (marks ??= new Uint8Array(seqs.length))[i] = 1
+    else seen.add(s)
+  }
+  return marks
+}
+
 /** Sorted, merged [lo, hi] ranges of the given sequences (those with keep[i] !== 0, when given). */
 export function toRanges (seqs: ArrayLike<number>, keep?: Uint8Array): Array<[number, number]> {
   const sorted: number[] = []
@@ -33,6 +49,7 @@ export async function lockStream (client: SqlClient, streamKey: string): Promise
  * committed. Returns null when none did, the common case.
  */
 export async function findCommitted (client: SqlClient, streamKey: string, seqs: ArrayLike<number>): Promise<Uint8Array | null> {
+  const repeated = repeatsInBatch(seqs)
   let min = Infinity
   let max = -Infinity
   for (let i = 0; i < seqs.length; i++) {
@@ -40,13 +57,13 @@ export async function findCommitted (client: SqlClient, streamKey: string, seqs:
     if (s < min) min = s
     if (s > max) max = s
   }
-  if (seqs.length === 0) return null
+  if (seqs.length === 0) return repeated
   const { rows } = await client.query<{ lo: string, hi: string }>(
     'SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi >= $2 AND lo <= $3', [streamKey, min, max])
-  if (rows.length === 0) return null
+  if (rows.length === 0) return repeated
   const ranges = rows.map((r) => [Number(r.lo), Number(r.hi)] as const)
-  const done = new Uint8Array(seqs.length)
-  let any = false
+  const done = repeated ?? new Uint8Array(seqs.length)
+  let any = repeated !== null
   for (let i = 0; i < seqs.length; i++) {
     const s = seqs[i] as number
     for (const [lo, hi] of ranges) {

@@ -58,6 +58,16 @@ describe('ingest ledger (exactly-once effect of redeliveries)', () => {
     assert.equal(rejected, 1)
   })
 
+  it('writes a message once when two copies of it land in the same batch', async () => {
+    const b = batchOf([30, 31, 30, 32])
+    const r = await writer.write(b.parsed, { streamKey: key, streamSeq: b.seqs, deadLetterFor })
+    assert.ok(r.type === 'committed')
+    assert.deepEqual(r.alreadyCommitted, [2])
+    assert.equal(r.rows, 3)
+    const rows = (await pool.query('SELECT active_program_line AS n FROM sensor_data WHERE active_program_line >= 30 ORDER BY 1')).rows
+    assert.deepEqual(rows.map((x) => x.n), [30, 31, 32])
+  })
+
   it('does not match another stream (or a recreated one with the same name)', async () => {
     const b = batchOf([10, 11])
     const r = await writer.write(b.parsed, { streamKey: 'LEDGER@2026-02-02T00:00:00Z', streamSeq: b.seqs, deadLetterFor })
@@ -69,6 +79,6 @@ describe('ingest ledger (exactly-once effect of redeliveries)', () => {
   it('prunes ranges at or below the ack floor', async () => {
     assert.equal(await pruneLedger(pool, key, 14), 1)
     const left = (await pool.query('SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 ORDER BY lo', [key])).rows
-    assert.deepEqual(left.map((r) => [Number(r.lo), Number(r.hi)]), [[15, 16]])
+    assert.deepEqual(left.map((r) => [Number(r.lo), Number(r.hi)]), [[15, 16], [30, 32]])
   })
 })
