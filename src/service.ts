@@ -124,7 +124,7 @@ export class Service {
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
     const ingestPool = this.#ingestPool
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,

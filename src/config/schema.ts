@@ -42,6 +42,8 @@ export interface Config {
     readonly max_in_flight: number
     readonly parser_threads: number
     readonly shutdown_timeout_ms: number
+    /** A batch write still unfinished after this long is aborted (connection destroyed) and nak'd. */
+    readonly write_timeout_ms: number
   }
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -152,6 +154,7 @@ export const configSchema = {
         max_in_flight: int(1, 64, 2),
         parser_threads: int(1, 64, 1),
         shutdown_timeout_ms: int(100, 600_000, 20_000),
+        write_timeout_ms: int(1_000, 3_600_000, 120_000),
       },
     },
     log: {

@@ -42,9 +42,13 @@ export class CopyWriter {
   #free: number
   readonly #waiting: Array<() => void> = []
 
-  constructor (pool: pg.Pool, slots: number) {
+  readonly #timeoutMs: number
+
+  /** `timeoutMs`: a write still unfinished after this long has its connection destroyed (see write()). */
+  constructor (pool: pg.Pool, slots: number, timeoutMs = 120_000) {
     this.#pool = pool
     this.#free = slots
+    this.#timeoutMs = timeoutMs
   }
 
   async write (batch: ParsedBatch, meta: BatchMeta): Promise<CommitResult> {
@@ -68,6 +72,12 @@ export class CopyWriter {
       return { type: 'failed', error: err as Error, transient: true }
     }
     let broken: Error | undefined
+    // Watchdog: a socket that hangs without closing would hold the batch (kept alive by +WPI) and
+    // its writer slot forever. Destroying the connection makes the pending query fail: the batch is
+    // rolled back (nothing was committed) and nak'd like any other transient failure.
+    const watchdog = setTimeout(() => destroyConnection(client), this.#timeoutMs)
+    // The failing query reports a lost connection; the client's own 'error' event must not go unheard.
+    client.on('error', ignore)
     try {
       await client.query('BEGIN')
       await client.query('SAVEPOINT batch')
@@ -95,6 +105,8 @@ export class CopyWriter {
       await client.query('ROLLBACK').catch(() => {})
       return { type: 'failed', error: err as Error, transient: true }
     } finally {
+      clearTimeout(watchdog)
+      client.off('error', ignore)
       // After any failure the connection is destroyed rather than reused: it may be half-way through
       // a protocol exchange or attached to a server that is going away; a new one costs milliseconds.
       client.release(broken)
@@ -129,6 +141,13 @@ async function copyRange (client: pg.PoolClient, batch: ParsedBatch, lo: number,
   const mid = lo + Math.floor((hi - lo) / 2)
   await copyRange(client, batch, lo, mid, refused)
   await copyRange(client, batch, mid, hi, refused)
+}
+
+function ignore (): void {}
+
+function destroyConnection (client: pg.PoolClient): void {
+  const socket = (client as unknown as { connection?: { stream?: { destroy: () => void } } }).connection?.stream
+  socket?.destroy()
 }
 
 function copyBytes (client: pg.PoolClient, body: Uint8Array): Promise<void> {

@@ -76,6 +76,25 @@ describe('ingest ledger (exactly-once effect of redeliveries)', () => {
     assert.equal(r.rows, 2)
   })
 
+  it('aborts a write that outlives its timeout and reports it transient, committing nothing', async () => {
+    const blocker = await pool.connect()
+    try {
+      await blocker.query('BEGIN')
+      await blocker.query('LOCK TABLE sensor_data IN ACCESS EXCLUSIVE MODE')
+      const b = batchOf([40, 41])
+      const started = Date.now()
+      const r = await new CopyWriter(pool, 1, 1_000).write(b.parsed, { streamKey: key, streamSeq: b.seqs, deadLetterFor })
+      assert.equal(r.type, 'failed')
+      assert.ok(r.type === 'failed' && r.transient)
+      assert.ok(Date.now() - started < 10_000)
+    } finally {
+      await blocker.query('ROLLBACK')
+      blocker.release()
+    }
+    const rows = (await pool.query('SELECT 1 FROM sensor_data WHERE active_program_line IN (40, 41)')).rowCount
+    assert.equal(rows, 0)
+  })
+
   it('prunes ranges at or below the ack floor', async () => {
     assert.equal(await pruneLedger(pool, key, 14), 1)
     const left = (await pool.query('SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 ORDER BY lo', [key])).rows
