@@ -21,7 +21,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
 import { CopyWriter } from './write/copy-writer.js'
-import { createPool, ensureDatabase, redactUrl } from './write/database.js'
+import { createPool, ensureDatabase, probeDatabase, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
 import { pruneLedger } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
@@ -102,7 +102,8 @@ export class Service {
 
     const dbLog = log.child({ stage: 'write' })
     await ensureDatabase(cfg.database.url, dbLog)
-    this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size, applicationName: 'cnc-monitor-ingest' }, dbLog)
+    // One connection beyond the writer's slots, for ledger pruning, retention and dead-letter upkeep.
+    this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size + 1, applicationName: 'cnc-monitor-ingest' }, dbLog)
     this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
     const client = await this.#ingestPool.connect()
     try {
@@ -131,7 +132,9 @@ export class Service {
       maxDeliver: cfg.nats.max_deliver,
       onCapacity: () => this.#source?.offer(),
       streamKey,
-      probeDb: async () => { await ingestPool.query('SELECT 1') },
+      // A fresh connection with its own deadlines, outside the pool: a probe must never hang, nor
+      // take a pool slot a write is waiting for.
+      probeDb: () => probeDatabase(cfg.database.url),
       onCommitted: (p) => liveFeed.publish(p),
     })
     this.#source = new PullSource(this.#nc, {

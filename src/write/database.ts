@@ -64,6 +64,18 @@ export function createPool (url: string, opts: PoolOptions, log: Logger): pg.Poo
   return pool
 }
 
+/** One `SELECT 1` on a new connection, failing within 5 s whatever the server or the network does. */
+export async function probeDatabase (url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000, query_timeout: 5_000, application_name: 'cnc-monitor-probe' })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
 /** Redacts the password of a connection URL for logs. */
 export function redactUrl (url: string): string {
   try {
