@@ -232,13 +232,19 @@ export class Service {
   /** Ledger ranges at or below the consumer's ack floor can never be redelivered: drop them. */
   #startLedgerPruning (streamKey: string): void {
     const log = this.#log.child({ stage: 'write' })
+    // Ranges live at least twice the longest redelivery delay plus 15 minutes, and pruning starts only
+    // after the service has run that long: messages pending from before a restart come back first.
+    const nats = this.config.nats
+    const minAgeMs = 2 * Math.max(nats.ack_wait_ms, ...nats.backoff_ms) + 15 * 60_000
+    const startedAt = Date.now()
     this.#pruneTimer = setInterval(() => {
       (async () => {
+        if (Date.now() - startedAt < minAgeMs) return
         const jsm = this.#jsm
         const pool = this.#ingestPool
         if (jsm === undefined || pool === undefined) return
         const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
-        const pruned = await pruneLedger(pool, streamKey, ci.ack_floor.stream_seq)
+        const pruned = await pruneLedger(pool, streamKey, ci.ack_floor.stream_seq, minAgeMs)
         if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
       })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
     }, LEDGER_PRUNE_EVERY_MS)

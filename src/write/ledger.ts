@@ -79,8 +79,14 @@ export async function recordCommitted (client: SqlClient, streamKey: string, ran
     [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
 }
 
-/** Drops ranges wholly at or below the consumer's ack floor: those messages can never come back. */
-export async function pruneLedger (client: SqlClient, streamKey: string, ackFloorSeq: number): Promise<number> {
-  const res = await client.query('DELETE FROM ingest_ledger WHERE stream_key = $1 AND hi <= $2', [streamKey, ackFloorSeq])
+/**
+ * Drops ranges wholly at or below the consumer's ack floor and older than `minAgeMs`. The age is a
+ * second guard: nats-server moves the floor's stream sequence with delivery order, so a redelivered
+ * message with a lower sequence can still be pending below it; such a message comes back within
+ * the redelivery backoff, which the caller's minimum age exceeds.
+ */
+export async function pruneLedger (client: SqlClient, streamKey: string, ackFloorSeq: number, minAgeMs: number): Promise<number> {
+  const res = await client.query('DELETE FROM ingest_ledger WHERE stream_key = $1 AND hi <= $2 AND committed_at < now() - make_interval(secs => $3)',
+    [streamKey, ackFloorSeq, minAgeMs / 1000])
   return res.rowCount ?? 0
 }

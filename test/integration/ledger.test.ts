@@ -96,7 +96,8 @@ describe('ingest ledger (exactly-once effect of redeliveries)', () => {
   })
 
   it('prunes ranges at or below the ack floor', async () => {
-    assert.equal(await pruneLedger(pool, key, 14), 1)
+    assert.equal(await pruneLedger(pool, key, 14, 3_600_000), 0, 'younger than the minimum age: kept')
+    assert.equal(await pruneLedger(pool, key, 14, 0), 1)
     const left = (await pool.query('SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 ORDER BY lo', [key])).rows
     assert.deepEqual(left.map((r) => [Number(r.lo), Number(r.hi)]), [[15, 16], [30, 32]])
   })
