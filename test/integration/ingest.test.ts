@@ -58,7 +58,16 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
   it('naks while the database drops its connections, then commits every reading once', async () => {
     const valid = validSet(5000)
     await prefill(t, valid)
-    const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '1000', CNC_NATS_NAK_DELAY_MS: '200', CNC_INGEST_MAX_IN_FLIGHT: '2', CNC_INGEST_WRITE_TIMEOUT_MS: '10000' }), silentLog)
+    const service = new Service(t.config({
+      CNC_INGEST_BATCH_SIZE: '1000',
+      CNC_NATS_NAK_DELAY_MS: '200',
+      CNC_INGEST_MAX_IN_FLIGHT: '2',
+      CNC_INGEST_WRITE_TIMEOUT_MS: '10000',
+      // Seen under coverage: a nak sent within milliseconds of delivery was not honoured by nats-server 2.9
+      // and its messages came back only at ack_wait; a short ack_wait keeps the test within its wait.
+      CNC_NATS_ACK_WAIT_MS: '5000',
+      CNC_NATS_BACKOFF_MS: '5000'
+    }), silentLog)
     await service.start()
     try {
       // Kill the writer's connections a few times while batches are being written.
