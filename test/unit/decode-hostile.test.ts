@@ -89,6 +89,7 @@ describe('decodeBatch against hostile payloads', () => {
   it('turns a decoder failure on one message into decode_failed for that message alone', () => {
     // Simulate a decoder bug that one payload triggers: the walk's string check throws for it.
     const original = Object.getOwnPropertyDescriptor(String.prototype, 'isWellFormed') as PropertyDescriptor
+    // eslint-disable-next-line no-extend-native -- replaced for this test only, restored below
     Object.defineProperty(String.prototype, 'isWellFormed', {
       configurable: true,
       writable: true,
@@ -103,6 +104,7 @@ describe('decodeBatch against hostile payloads', () => {
       assert.match(out.rejections[0]?.detail ?? '', /simulated decoder bug/)
       assert.equal(out.rowEnds.at(-1), out.copy.byteLength, 'no stray tuple in the COPY data')
     } finally {
+      // eslint-disable-next-line no-extend-native -- restores the original
       Object.defineProperty(String.prototype, 'isWellFormed', original)
     }
   })
