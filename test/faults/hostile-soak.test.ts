@@ -14,6 +14,8 @@ import { HostilePublisher } from './hostile-load.js'
 import { assertAccounting } from './load.js'
 
 const DURATION_MS = FULL ? 60_000 : 10_000
+/** The same cap as the backlog test: batches are bounded in bytes, so hostile sizes must not raise it. */
+const RSS_CAP = Number(process.env.FAULTS_RSS_CAP_MB ?? 400) * 1_048_576
 
 function status (pid: number, key: 'VmHWM' | 'VmRSS'): number {
   const m = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
@@ -59,6 +61,7 @@ describe('hostile-publisher soak', () => {
         `service pid ${pid} peak RSS ${mb(peakRss)} (VmHWM ${mb(hwm)})`
       t.diagnostic(line)
       console.log(line)
+      assert.ok(peakRss < RSS_CAP, `peak RSS ${mb(peakRss)} under the cap ${mb(RSS_CAP)}`)
       await waitFor('the service to still answer /livez', async () => (await fetch(`http://127.0.0.1:${s.port}/livez`)).status === 200, 10_000)
     } finally {
       clearInterval(sampler)
