@@ -16,6 +16,17 @@ export interface RawBatch {
   readonly offsets: Uint32Array
   readonly count: number
   readonly maxPayloadBytes: number
+  /** Messages over maxPayloadBytes, in index order: only a prefix of each is in `bytes`. */
+  readonly oversized?: readonly OversizedPayload[]
+}
+
+/** What is kept of a payload over nats.max_payload_bytes: its first bytes (in the batch) and these. */
+export interface OversizedPayload {
+  readonly index: number
+  /** Length of the whole payload as delivered. */
+  readonly length: number
+  /** SHA-256 of the whole payload, hex. */
+  readonly sha256: string
 }
 
 export interface Rejection {

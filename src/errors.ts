@@ -13,6 +13,12 @@ export const RejectCode = {
   invalidUtf8: 'invalid_utf8',
   /** Payload is not JSON. */
   invalidJson: 'invalid_json',
+  /** A JSON string (value or key) holds a lone surrogate escape such as `\ud800`: not Unicode text. */
+  invalidUnicode: 'invalid_unicode',
+  /** JSON nested deeper than the decoder walks (the contract is flat; see decode-batch.ts). */
+  tooDeep: 'too_deep',
+  /** The decoder itself failed on this message (a bug, not a transient state); detail has the error. */
+  decodeFailed: 'decode_failed',
   /** JSON that breaks the message contract (type, required field, length, range); detail names the field. */
   schema: 'schema',
   /** `timestamp` is not RFC 3339 with an offset, or names a day that does not exist. */

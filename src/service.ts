@@ -144,6 +144,7 @@ export class Service {
       batchSize: cfg.ingest.batch_size,
       lingerMs: cfg.ingest.linger_ms,
       maxPayloadBytes: cfg.nats.max_payload_bytes,
+      maxBatchBytes: cfg.ingest.max_batch_bytes,
     }, this.#pipeline.accept, this.#pipeline.ready, this.metrics, ingestLog)
     this.#watchNats(this.#nc, ingestLog)
     this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey }, this.metrics, ingestLog)

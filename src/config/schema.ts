@@ -44,6 +44,8 @@ export interface Config {
     readonly shutdown_timeout_ms: number
     /** A batch write still unfinished after this long is aborted (connection destroyed) and nak'd. */
     readonly write_timeout_ms: number
+    /** Payload bytes one batch may hold (at least nats.max_payload_bytes); a full batch is handed on. */
+    readonly max_batch_bytes: number
   }
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -155,6 +157,7 @@ export const configSchema = {
         parser_threads: int(1, 64, 1),
         shutdown_timeout_ms: int(100, 600_000, 20_000),
         write_timeout_ms: int(1_000, 3_600_000, 120_000),
+        max_batch_bytes: int(65_536, 268_435_456, 8_388_608),
       },
     },
     log: {

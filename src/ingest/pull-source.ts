@@ -47,6 +47,8 @@ export class PullSource {
   #lastPull = 0
   #watchdog: NodeJS.Timeout | undefined
   #drained: (() => void) | undefined
+  #failures = 0
+  #lastFailureLog = 0
 
   /** `ready()`: the pipeline would start a batch handed on now (see BatchBuilder). */
   constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, ready: () => boolean, metrics: Metrics, log: Logger) {
@@ -54,7 +56,7 @@ export class PullSource {
     this.#opts = opts
     this.#log = log
     this.#metrics = metrics
-    this.#builder = new BatchBuilder(opts, onBatch, ready)
+    this.#builder = new BatchBuilder(opts, onBatch, ready, (err) => this.#log.error({ err }, 'handing on a batch failed; its messages stay unacked and come back after ack_wait'))
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
     this.#pullBody = JSON.stringify({ batch: opts.batchSize * 2, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
   }
@@ -64,7 +66,7 @@ export class PullSource {
   start (): void {
     if (this.#state !== 'idle') return
     this.#state = 'consuming'
-    this.#sub = this.#nc.subscribe(this.#inbox, { callback: (err, m) => { if (err === null) this.#onMessage(m) } })
+    this.#sub = this.#nc.subscribe(this.#inbox, { callback: (err, m) => { if (err === null) this.#receive(m) } })
     this.#lastSeen = Date.now()
     this.#pullIfLow()
     this.#watchdog = setInterval(() => this.#watch(), HEARTBEAT_MS)
@@ -76,6 +78,25 @@ export class PullSource {
     this.#owed += this.#opts.batchSize * 2
     this.#lastPull = Date.now()
     this.#nc.publish(this.#nextSubject, this.#pullBody, { reply: this.#inbox })
+  }
+
+  /**
+   * The subscription callback runs inside nats.js's protocol parser: an exception escaping it would
+   * break the connection's read loop or end the process. A message whose handling threw is not acked
+   * here, so JetStream redelivers it after ack_wait (nothing is lost).
+   */
+  #receive (m: Msg): void {
+    try {
+      this.#onMessage(m)
+    } catch (err) {
+      // At most one line a second: a repeating failure must not flood the log.
+      this.#failures++
+      const now = Date.now()
+      if (now - this.#lastFailureLog < 1_000) return
+      this.#log.error({ err, subject: m.subject, bytes: m.data.length, failures: this.#failures }, 'delivered message could not be taken in; JetStream redelivers it after ack_wait')
+      this.#lastFailureLog = now
+      this.#failures = 0
+    }
   }
 
   #onMessage (m: Msg): void {

@@ -43,6 +43,11 @@ export class BinaryRowEncoder {
     this.#pos = 0
   }
 
+  /** Drops what was written after `length` (a tuple whose message failed half-way). */
+  rewind (length: number): void {
+    if (length >= 0 && length < this.#pos) this.#pos = length
+  }
+
   /** The encoded bytes; the encoder must be reset() before it is used again. */
   take (): Uint8Array {
     const out = new Uint8Array(this.#buf.buffer, this.#buf.byteOffset, this.#pos)
