@@ -27,6 +27,12 @@ export interface Config {
     readonly ingest_pool_size: number
     readonly api_pool_size: number
     readonly statement_timeout_ms: number
+    /** Ingest sessions: a lock wait (ledger lock, table lock) fails after this long; 0 = none. */
+    readonly ingest_lock_timeout_ms: number
+    /** Ingest sessions: one statement (a batch's COPY) is cancelled after this long; 0 = none. */
+    readonly ingest_statement_timeout_ms: number
+    /** Ingest sessions: PostgreSQL ends a session idle inside a transaction this long; 0 = none. */
+    readonly ingest_idle_in_transaction_timeout_ms: number
   }
   readonly http: {
     readonly host: string
@@ -44,6 +50,14 @@ export interface Config {
     readonly shutdown_timeout_ms: number
     /** A batch write still unfinished after this long is aborted (connection destroyed) and nak'd. */
     readonly write_timeout_ms: number
+    /** Cap of the jittered backoff between attempts to write a held batch. */
+    readonly retry_max_backoff_ms: number
+    /** Identical failures of one batch, while a probe write succeeds, before it is bisected. */
+    readonly max_write_attempts: number
+    /** Not ready when messages wait and no batch has committed for this long. */
+    readonly stall_after_ms: number
+    /** Not ready when the event loop was blocked longer than this since the last check. */
+    readonly max_event_loop_delay_ms: number
   }
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -131,6 +145,9 @@ export const configSchema = {
         ingest_pool_size: int(1, 32, 2),
         api_pool_size: int(1, 64, 4),
         statement_timeout_ms: int(100, 600_000, 10_000),
+        ingest_lock_timeout_ms: int(0, 600_000, 5_000),
+        ingest_statement_timeout_ms: int(0, 3_600_000, 60_000),
+        ingest_idle_in_transaction_timeout_ms: int(0, 3_600_000, 5_000),
       },
     },
     http: {
@@ -155,6 +172,10 @@ export const configSchema = {
         parser_threads: int(1, 64, 1),
         shutdown_timeout_ms: int(100, 600_000, 20_000),
         write_timeout_ms: int(1_000, 3_600_000, 120_000),
+        retry_max_backoff_ms: int(100, 60_000, 2_000),
+        max_write_attempts: int(1, 100, 3),
+        stall_after_ms: int(1_000, 3_600_000, 30_000),
+        max_event_loop_delay_ms: int(50, 600_000, 2_000),
       },
     },
     log: {
