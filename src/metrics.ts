@@ -4,12 +4,25 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
+/** Read by the ingest-health gauges when scraped; set by the service once the pipeline exists. */
+export interface IngestHealth {
+  /** ms since 1970 of the last COMMIT (0: none yet). */
+  lastCommitAt: () => number
+  /** ms since 1970 of the last COMMIT or successful probe write. */
+  lastWriteOkAt: () => number
+  stalled: () => boolean
+}
+
 export function createMetrics () {
   const registry = new Registry()
+  const startedAt = Date.now()
+  const health: IngestHealth = { lastCommitAt: () => 0, lastWriteOkAt: () => 0, stalled: () => false }
+  const age = (at: number): number => (Date.now() - (at > 0 ? at : startedAt)) / 1000
   collectDefaultMetrics({ register: registry, prefix: 'cnc_' })
   const reg = [registry]
   return {
     registry,
+    health,
     received: new Counter({ name: 'cnc_messages_received_total', help: 'Messages pulled from JetStream', registers: reg }),
     committed: new Counter({ name: 'cnc_messages_committed_total', help: 'Readings committed to sensor_data (and acked)', registers: reg }),
     rejected: new Counter({ name: 'cnc_messages_rejected_total', help: 'Messages dead-lettered to rejected_messages (and termed), by reason', labelNames: ['reason'] as const, registers: reg }),
@@ -26,6 +39,11 @@ export function createMetrics () {
     consumerAckPending: new Gauge({ name: 'cnc_consumer_ack_pending_messages', help: 'Messages delivered and awaiting ack', registers: reg }),
     batchesInFlight: new Gauge({ name: 'cnc_batches_in_flight', help: 'Batches between pull and ack', registers: reg }),
     lastCommit: new Gauge({ name: 'cnc_last_commit_timestamp_seconds', help: 'Unix time of the last committed batch', registers: reg }),
+    writeRetries: new Counter({ name: 'cnc_write_retries_total', help: 'Held batches scheduled for another write attempt after a failure', registers: reg }),
+    bisected: new Counter({ name: 'cnc_batches_bisected_total', help: 'Batch writes split to find the messages behind a repeating failure', registers: reg }),
+    stalled: new Gauge({ name: 'cnc_ingest_stalled', help: '1 while messages wait and no batch has committed for ingest.stall_after_ms', registers: reg, collect () { this.set(health.stalled() ? 1 : 0) } }),
+    lastCommitAge: new Gauge({ name: 'cnc_last_commit_age_seconds', help: 'Seconds since the last batch committed (since start when none has)', registers: reg, collect () { this.set(age(health.lastCommitAt())) } }),
+    lastWriteAge: new Gauge({ name: 'cnc_last_successful_write_age_seconds', help: 'Seconds since the database last took a write (a commit or a probe write)', registers: reg, collect () { this.set(age(health.lastWriteOkAt())) } }),
     databaseMode: new Gauge({ name: 'cnc_database_mode', help: 'Database edition detected at start-up (1 on the active one): timescaledb, timescaledb-apache or postgres', labelNames: ['mode'] as const, registers: reg }),
   }
 }

@@ -20,8 +20,9 @@ import { PullSource } from './ingest/pull-source.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
+import { Readiness } from './readiness.js'
 import { CopyWriter } from './write/copy-writer.js'
-import { createPool, ensureDatabase, probeDatabase, redactUrl } from './write/database.js'
+import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
 import { pruneLedger } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
@@ -53,11 +54,27 @@ export class Service {
   #pruneTimer: NodeJS.Timeout | undefined
   #retention: RetentionTask | null = null
   #maxDeliveries: MaxDeliveriesListener | undefined
+  readonly #readinessCheck: Readiness
 
   constructor (config: Config, log: Logger) {
     this.config = config
     this.#log = log
     this.metrics = createMetrics()
+    this.#readinessCheck = new Readiness({
+      service: () => this.#state,
+      natsConnected: () => this.#nc !== undefined && !this.#nc.isClosed() && this.#natsConnected,
+      consumer: () => this.#source?.state,
+      pipeline: () => this.#pipeline,
+      consumerPending: async () => (await this.metrics.consumerPending.get()).values[0]?.value ?? 0,
+      database: async () => {
+        if (this.#apiPool === undefined) throw new Error('not connected')
+        await this.#apiPool.query('SELECT 1')
+      },
+    }, { stallAfterMs: config.ingest.stall_after_ms, maxEventLoopDelayMs: config.ingest.max_event_loop_delay_ms })
+    const health = this.metrics.health
+    health.lastCommitAt = () => this.#pipeline?.lastCommitAt ?? 0
+    health.lastWriteOkAt = () => this.#pipeline?.lastWriteOkAt ?? 0
+    health.stalled = () => this.#readinessCheck.stalled()
   }
 
   get state (): ServiceState { return this.#state }
@@ -103,7 +120,15 @@ export class Service {
     const dbLog = log.child({ stage: 'write' })
     await ensureDatabase(cfg.database.url, dbLog)
     // One connection beyond the writer's slots, for ledger pruning, retention and dead-letter upkeep.
-    this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size + 1, applicationName: 'cnc-monitor-ingest' }, dbLog)
+    // PostgreSQL itself bounds a stuck writer: lock waits, statements and idle transactions time out
+    // (a frozen instance's transaction ends and its ledger lock passes to the others).
+    this.#ingestPool = createPool(cfg.database.url, {
+      max: cfg.database.ingest_pool_size + 1,
+      applicationName: 'cnc-monitor-ingest',
+      ...positive('statementTimeoutMs', cfg.database.ingest_statement_timeout_ms),
+      ...positive('lockTimeoutMs', cfg.database.ingest_lock_timeout_ms),
+      ...positive('idleInTransactionTimeoutMs', cfg.database.ingest_idle_in_transaction_timeout_ms),
+    }, dbLog)
     this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
     const client = await this.#ingestPool.connect()
     try {
@@ -129,12 +154,13 @@ export class Service {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
-      maxDeliver: cfg.nats.max_deliver,
       onCapacity: () => this.#source?.offer(),
-      streamKey,
+      streamKey: () => streamKey,
       // A fresh connection with its own deadlines, outside the pool: a probe must never hang, nor
       // take a pool slot a write is waiting for.
-      probeDb: () => probeDatabase(cfg.database.url),
+      probeWrite: () => probeWrite(cfg.database.url),
+      retryMaxBackoffMs: cfg.ingest.retry_max_backoff_ms,
+      maxWriteAttempts: cfg.ingest.max_write_attempts,
       onCommitted: (p) => liveFeed.publish(p),
     })
     this.#source = new PullSource(this.#nc, {
@@ -156,22 +182,8 @@ export class Service {
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
   }
 
-  async #readiness (): Promise<Record<string, string> | null> {
-    const problems: Record<string, string> = {}
-    if (this.#state !== 'running') problems.service = this.#state
-    if (this.#nc === undefined || this.#nc.isClosed() || !this.#natsConnected) problems.nats = 'disconnected'
-    if (this.#source?.state !== 'consuming') problems.consumer = this.#source?.state ?? 'not started'
-    if (this.#pipeline?.state === 'db-down') problems.database = 'unavailable'
-    else if (this.#apiPool !== undefined) {
-      try {
-        await this.#apiPool.query('SELECT 1')
-      } catch {
-        problems.database = 'unavailable'
-      }
-    } else {
-      problems.database = 'not connected'
-    }
-    return Object.keys(problems).length === 0 ? null : problems
+  #readiness (): Promise<Record<string, string> | null> {
+    return this.#readinessCheck.check()
   }
 
   #startStats (): void {
@@ -269,8 +281,14 @@ export class Service {
     await this.#nc?.drain().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS drain failed'))
     await this.#ingestPool?.end().catch(() => {})
     await this.#apiPool?.end().catch(() => {})
+    this.#readinessCheck.close()
     this.#state = 'closed'
     log.info({ drained }, drained ? 'stopped cleanly' : 'stopped with work left to JetStream redelivery')
     return drained
   }
+}
+
+/** `{ [key]: ms }` when ms > 0 (0 in the configuration means no limit). */
+function positive<K extends string> (key: K, ms: number): Partial<Record<K, number>> {
+  return ms > 0 ? { [key]: ms } as Record<K, number> : {}
 }

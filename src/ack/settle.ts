@@ -7,6 +7,7 @@
  *   failed batch     → nak(delay) every message (nothing of it is visible in the database)
  *   held batch       → working(): resets the ack timer while a batch waits on a slow database,
  *                      so JetStream does not redeliver a copy we still hold
+ *   part of a batch  → the same, for the messages marked in `only` (a bisected batch settles in parts)
  *
  * The pipeline settles each batch once. term takes no reason: nats-server 2.9 does not understand
  * `+TERM reason` and would leave the message awaiting ack; the reason is kept in rejected_messages.
@@ -29,29 +30,36 @@ export class Settler {
     this.#nc = nc
   }
 
-  committed (replies: readonly string[], rejections: readonly Rejection[]): SettleCounts {
+  /** `only`: settle just the messages marked 1 (absent: all of them). */
+  committed (replies: readonly string[], rejections: readonly Rejection[], only?: Uint8Array): SettleCounts {
     const termed = new Uint8Array(replies.length)
     for (const r of rejections) termed[r.index] = 1
     const nc = this.#nc
-    for (let i = 0; i < replies.length; i++) nc.publish(replies[i] as string, termed[i] === 1 ? TERM : ACK)
-    return { acked: replies.length - rejections.length, termed: rejections.length }
+    let acked = 0
+    for (let i = 0; i < replies.length; i++) {
+      if (only !== undefined && only[i] !== 1) continue
+      if (termed[i] !== 1) acked++
+      nc.publish(replies[i] as string, termed[i] === 1 ? TERM : ACK)
+    }
+    return { acked, termed: rejections.length }
   }
 
   /**
    * Redelivery after `delayMs` (at least 1 ms: with a `backoff` list, nats-server applies the backoff
    * delay, minutes, to a NAK that names no delay).
    */
-  nak (replies: readonly string[], delayMs: number): void {
+  nak (replies: readonly string[], delayMs: number, skip?: Uint8Array): void {
     const ms = Math.max(1, Math.round(delayMs))
     let payload = this.#nakPayloads.get(ms)
     if (payload === undefined) {
       payload = enc.encode(`-NAK ${JSON.stringify({ delay: nanos(ms) })}`)
       this.#nakPayloads.set(ms, payload)
     }
-    for (const r of replies) this.#nc.publish(r, payload)
+    for (let i = 0; i < replies.length; i++) if (skip?.[i] !== 1) this.#nc.publish(replies[i] as string, payload)
   }
 
-  keepAlive (replies: readonly string[]): void {
-    for (const r of replies) this.#nc.publish(r, WPI)
+  /** `skip`: messages marked 1 are settled already and left alone. */
+  keepAlive (replies: readonly string[], skip?: Uint8Array): void {
+    for (let i = 0; i < replies.length; i++) if (skip?.[i] !== 1) this.#nc.publish(replies[i] as string, WPI)
   }
 }

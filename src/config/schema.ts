@@ -27,6 +27,12 @@ export interface Config {
     readonly ingest_pool_size: number
     readonly api_pool_size: number
     readonly statement_timeout_ms: number
+    /** Ingest sessions: a lock wait (ledger lock, table lock) fails after this long; 0 = none. */
+    readonly ingest_lock_timeout_ms: number
+    /** Ingest sessions: one statement (a batch's COPY) is cancelled after this long; 0 = none. */
+    readonly ingest_statement_timeout_ms: number
+    /** Ingest sessions: PostgreSQL ends a session idle inside a transaction this long; 0 = none. */
+    readonly ingest_idle_in_transaction_timeout_ms: number
   }
   readonly http: {
     readonly host: string
@@ -46,6 +52,14 @@ export interface Config {
     readonly write_timeout_ms: number
     /** Payload bytes one batch may hold (at least nats.max_payload_bytes); a full batch is handed on. */
     readonly max_batch_bytes: number
+    /** Cap of the jittered backoff between attempts to write a held batch. */
+    readonly retry_max_backoff_ms: number
+    /** Identical failures of one batch, while a probe write succeeds, before it is bisected. */
+    readonly max_write_attempts: number
+    /** Not ready when messages wait and no batch has committed for this long. */
+    readonly stall_after_ms: number
+    /** Not ready when the event loop was blocked longer than this since the last check. */
+    readonly max_event_loop_delay_ms: number
   }
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -133,6 +147,9 @@ export const configSchema = {
         ingest_pool_size: int(1, 32, 2),
         api_pool_size: int(1, 64, 4),
         statement_timeout_ms: int(100, 600_000, 10_000),
+        ingest_lock_timeout_ms: int(0, 600_000, 5_000),
+        ingest_statement_timeout_ms: int(0, 3_600_000, 60_000),
+        ingest_idle_in_transaction_timeout_ms: int(0, 3_600_000, 5_000),
       },
     },
     http: {
@@ -158,6 +175,10 @@ export const configSchema = {
         shutdown_timeout_ms: int(100, 600_000, 20_000),
         write_timeout_ms: int(1_000, 3_600_000, 120_000),
         max_batch_bytes: int(65_536, 268_435_456, 8_388_608),
+        retry_max_backoff_ms: int(100, 60_000, 2_000),
+        max_write_attempts: int(1, 100, 3),
+        stall_after_ms: int(1_000, 3_600_000, 30_000),
+        max_event_loop_delay_ms: int(50, 600_000, 2_000),
       },
     },
     log: {

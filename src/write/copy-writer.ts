@@ -1,16 +1,20 @@
 /**
- * Writes one parsed batch in one transaction:
+ * Writes one parsed batch (or the part of it marked in `meta.include`) in one transaction:
  *
- *   BEGIN · SAVEPOINT batch · COPY sensor_data FROM STDIN (BINARY) · lock stream · ledger overlap?
- *         · INSERT rejected_messages · INSERT ledger ranges · COMMIT
+ *   BEGIN · COPY sensor_data FROM STDIN (BINARY) · lock stream · ledger overlap? · INSERT rejected_messages
+ *         · INSERT ledger ranges · COMMIT
  *
- * COPY refused for a data reason (SQLSTATE 22/23) → roll back to a savepoint and bisect the rows
- * until each refused row stands alone; those become dead letters and the rest commit.
- * Messages the ledger shows as committed by an earlier transaction (a redelivery after a crash
- * between COMMIT and ack) → roll back to `batch`, write the batch again without them, and report
- * them as already committed (the caller acks them). Any other failure rolls the whole batch back and
- * is reported transient: nothing of it is visible, so the caller naks it. Results are reported only
- * after COMMIT returned.
+ * COPY refused for a data reason (SQLSTATE 22/23) → roll back to a savepoint around that COPY and
+ * bisect the rows until each refused row stands alone; those become dead letters, the rest commit.
+ *
+ * Invariant: the per-stream advisory lock is taken at the transaction's top level, never inside a
+ * savepoint, so no ROLLBACK TO SAVEPOINT can release it before COMMIT (PostgreSQL releases xact
+ * advisory locks taken in a rolled-back subtransaction). When the ledger shows messages already
+ * committed (a redelivery), the whole transaction is rolled back and redone with the lock taken
+ * first and the ledger read again under it: whatever committed in between is seen.
+ *
+ * Any other failure rolls the whole batch back and is reported as failed: nothing of it is visible,
+ * and the caller decides (hold and retry, bisect). Results are reported only after COMMIT returned.
  */
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
@@ -28,6 +32,11 @@ export interface BatchMeta {
   readonly streamKey: string
   /** Stream sequence of message i. */
   readonly streamSeq: ArrayLike<number>
+  /**
+   * Messages this write settles (1 = included); absent = all. The batch passed must hold only their
+   * rows and rejections (withoutMessages); indices stay those of the whole batch.
+   */
+  readonly include?: Uint8Array
   /** The dead-letter row for a rejection (from the worker, or a row PostgreSQL refused here). */
   readonly deadLetterFor: (r: Rejection) => DeadLetter
 }
@@ -79,26 +88,30 @@ export class CopyWriter {
     // The failing query reports a lost connection; the client's own 'error' event must not go unheard.
     client.on('error', ignore)
     try {
+      const seqs = includedSeqs(meta)
       await client.query('BEGIN')
-      await client.query('SAVEPOINT batch')
       let refused = await copyRows(client, batch)
       await lockStream(client, meta.streamKey)
-      const done = await findCommitted(client, meta.streamKey, meta.streamSeq)
-      let rejections = batch.rejections
+      let done = toBatchMarks(await findCommitted(client, meta.streamKey, seqs.values), seqs.index, meta.streamSeq.length)
+      let written = batch
       if (done !== null) {
-        await client.query('ROLLBACK TO SAVEPOINT batch')
-        const fresh = withoutMessages(batch, done)
-        refused = await copyRows(client, fresh)
-        rejections = fresh.rejections
+        // Rare (redeliveries): start over with the lock first, so the ledger read holds until COMMIT.
+        await client.query('ROLLBACK')
+        await client.query('BEGIN')
+        await lockStream(client, meta.streamKey)
+        done = toBatchMarks(await findCommitted(client, meta.streamKey, seqs.values), seqs.index, meta.streamSeq.length)
+        written = done === null ? batch : withoutMessages(batch, done)
+        refused = await copyRows(client, written)
       }
+      const rejections = written.rejections
       const all = refused.length === 0 ? rejections : [...rejections, ...refused]
       if (all.length > 0) await insertDeadLetters(client, all.map(meta.deadLetterFor))
-      const keep = done === null ? undefined : done.map((d) => 1 - d)
+      const keep = done === null ? meta.include : keepMask(meta.include, done)
       await recordCommitted(client, meta.streamKey, toRanges(meta.streamSeq, keep))
       await client.query('COMMIT')
       const alreadyCommitted: number[] = []
       if (done !== null) done.forEach((d, i) => { if (d === 1) alreadyCommitted.push(i) })
-      const rows = batch.rowEnds.length - refused.length - countRows(batch, done)
+      const rows = written.rowEnds.length - refused.length
       return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started }
     } catch (err) {
       broken = err as Error
@@ -161,11 +174,28 @@ function copyBytes (client: pg.PoolClient, body: Uint8Array): Promise<void> {
   })
 }
 
-function countRows (batch: ParsedBatch, drop: Uint8Array | null): number {
-  if (drop === null) return 0
-  let n = 0
-  for (let r = 0; r < batch.rowMessage.length; r++) n += drop[batch.rowMessage[r] as number] ?? 0
-  return n
+/** The sequences the ledger is asked about: those of included messages, with their batch indices. */
+function includedSeqs (meta: BatchMeta): { values: ArrayLike<number>, index: number[] | null } {
+  const inc = meta.include
+  if (inc === undefined) return { values: meta.streamSeq, index: null }
+  const index: number[] = []
+  for (let i = 0; i < inc.length; i++) if (inc[i] === 1) index.push(i)
+  return { values: index.map((i) => meta.streamSeq[i] as number), index }
+}
+
+/** Ledger marks of the included sequences, moved back to batch indices. */
+function toBatchMarks (marks: Uint8Array | null, index: number[] | null, count: number): Uint8Array | null {
+  if (marks === null || index === null) return marks
+  const out = new Uint8Array(count)
+  index.forEach((i, k) => { out[i] = marks[k] as number })
+  return out
+}
+
+/** Messages to record in the ledger: included and not committed before. */
+function keepMask (include: Uint8Array | undefined, done: Uint8Array): Uint8Array {
+  const keep = new Uint8Array(done.length)
+  for (let i = 0; i < done.length; i++) keep[i] = (include === undefined || include[i] === 1) && done[i] !== 1 ? 1 : 0
+  return keep
 }
 
 /** The batch without the rows and rejections of messages marked in `drop` (the rare redelivery path). */

@@ -44,6 +44,13 @@ export interface PoolOptions {
   readonly max: number
   readonly applicationName: string
   readonly statementTimeoutMs?: number
+  /** Ingest sessions: a lock wait (the ledger lock, a table lock) fails after this long (55P03). */
+  readonly lockTimeoutMs?: number
+  /**
+   * Ingest sessions: PostgreSQL ends a session idle inside a transaction this long (25P03), so an
+   * instance frozen mid-transaction (SIGSTOP, a VM pause) releases its locks for the others.
+   */
+  readonly idleInTransactionTimeoutMs?: number
 }
 
 export function createPool (url: string, opts: PoolOptions, log: Logger): pg.Pool {
@@ -54,6 +61,8 @@ export function createPool (url: string, opts: PoolOptions, log: Logger): pg.Poo
     connectionTimeoutMillis: 5_000,
     idleTimeoutMillis: 30_000,
     ...(opts.statementTimeoutMs === undefined ? {} : { statement_timeout: opts.statementTimeoutMs }),
+    ...(opts.lockTimeoutMs === undefined ? {} : { lock_timeout: opts.lockTimeoutMs }),
+    ...(opts.idleInTransactionTimeoutMs === undefined ? {} : { idle_in_transaction_session_timeout: opts.idleInTransactionTimeoutMs }),
   })
   // A connection whose server went away emits 'error' (on the pool while idle, on the client while
   // checked out); without listeners the process would crash. The failing query reports it as well.
@@ -75,6 +84,35 @@ export async function probeDatabase (url: string): Promise<void> {
     await client.end().catch(() => {})
   }
 }
+
+/**
+ * Is the database taking writes? One row inserted into sensor_data in a transaction that is rolled
+ * back, on a new connection, failing within 5 s. `SELECT 1` is no answer: a full disk (53100), a
+ * read-only or locked table still answer it. Triggers and constraints run on the probe row as on
+ * real ones, so a database refusing every insert refuses this one too; a batch that fails while this
+ * succeeds points at its own rows.
+ */
+export async function probeWrite (url: string): Promise<void> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 5_000,
+    statement_timeout: 4_000,
+    lock_timeout: 2_000,
+    application_name: 'cnc-monitor-probe',
+  })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('BEGIN')
+    await client.query(PROBE_SQL)
+    await client.query('ROLLBACK')
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const PROBE_SQL = "INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed) VALUES (now(), 'cnc-monitor-write-probe', 0, 0)"
 
 /** Redacts the password of a connection URL for logs. */
 export function redactUrl (url: string): string {

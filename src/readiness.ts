@@ -1,0 +1,90 @@
+/**
+ * What /readyz reports: a record of problems (503 with them in the body) or null (200).
+ *
+ *   service     starting | draining | closed
+ *   nats        disconnected
+ *   consumer    the pull source's state when it is not consuming (consumer deleted, stopped)
+ *   database    unavailable (SELECT 1 on the API pool fails) | writes refused: <SQLSTATE …>
+ *   ingest      stalled: messages wait and no batch has committed for ingest.stall_after_ms
+ *   event_loop  blocked for longer than ingest.max_event_loop_delay_ms since the last check
+ *
+ * check() is cheap and may be called often (or from a background refresher): the event-loop
+ * figure is the worst delay since the previous call.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import type { Pipeline } from './pipeline.js'
+
+export interface ReadinessSources {
+  readonly service: () => string
+  readonly natsConnected: () => boolean
+  /** The pull source's state, undefined before it exists. */
+  readonly consumer: () => string | undefined
+  readonly pipeline: () => Pipeline | undefined
+  /** Stream messages not yet delivered to the consumer (last known). */
+  readonly consumerPending: () => Promise<number>
+  /** Throws when the database does not answer (or is not connected yet). */
+  readonly database: () => Promise<void>
+}
+
+export interface ReadinessOptions {
+  readonly stallAfterMs: number
+  readonly maxEventLoopDelayMs: number
+}
+
+export class Readiness {
+  readonly #src: ReadinessSources
+  readonly #opts: ReadinessOptions
+  readonly #loop: IntervalHistogram
+  readonly #startedAt = Date.now()
+
+  constructor (sources: ReadinessSources, opts: ReadinessOptions) {
+    this.#src = sources
+    this.#opts = opts
+    this.#loop = monitorEventLoopDelay({ resolution: 20 })
+    this.#loop.enable()
+  }
+
+  /**
+   * Stalled: messages the pipeline took in have waited past the bound without any commit, or the
+   * stream holds undelivered messages and nothing has committed for that long (deliveries stopped:
+   * max_ack_pending held by a frozen peer, pulls lost).
+   */
+  stalled (pendingInStream = 0, now = Date.now()): boolean {
+    const p = this.#src.pipeline()
+    if (p === undefined) return false
+    if (p.stalledForMs(now) > this.#opts.stallAfterMs) return true
+    return pendingInStream > 0 && now - Math.max(p.lastCommitAt, this.#startedAt) > this.#opts.stallAfterMs
+  }
+
+  async check (): Promise<Record<string, string> | null> {
+    const problems: Record<string, string> = {}
+    const service = this.#src.service()
+    if (service !== 'running') problems.service = service
+    if (!this.#src.natsConnected()) problems.nats = 'disconnected'
+    const consumer = this.#src.consumer()
+    if (consumer !== 'consuming') problems.consumer = consumer ?? 'not started'
+    const blockedMs = this.#loop.max / 1e6
+    this.#loop.reset()
+    if (blockedMs > this.#opts.maxEventLoopDelayMs) problems.event_loop = `blocked for ${Math.round(blockedMs)} ms`
+    const p = this.#src.pipeline()
+    const refusal = p?.refusal
+    if (refusal !== undefined) problems.database = `writes refused: ${refusal}`
+    else {
+      try {
+        await this.#src.database()
+      } catch {
+        problems.database = 'unavailable'
+      }
+    }
+    if (p !== undefined && this.stalled(await this.#src.consumerPending().catch(() => 0))) {
+      const now = Date.now()
+      const waited = Math.max(p.stalledForMs(now), now - Math.max(p.lastCommitAt, this.#startedAt))
+      problems.ingest = `stalled: messages wait and nothing committed for ${Math.round(waited / 1000)} s`
+    }
+    return Object.keys(problems).length === 0 ? null : problems
+  }
+
+  close (): void {
+    this.#loop.disable()
+  }
+}
