@@ -15,7 +15,7 @@ import { Settler } from './ack/settle.js'
 import { ApiServer, type Store } from './api/server.js'
 import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
-import { ensureConsumer, ensureStream } from './ingest/jetstream-setup.js'
+import { ensureConsumer, ensureStream, streamLimits } from './ingest/jetstream-setup.js'
 import { PullSource } from './ingest/pull-source.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
@@ -120,7 +120,7 @@ export class Service {
     const ingestLog = log.child({ stage: 'ingest' })
     this.#nc = await connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 })
     this.#jsm = await jetstreamManager(this.#nc)
-    const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
+    const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog, streamLimits(cfg))
     await ensureConsumer(this.#jsm, cfg, ingestLog)
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
