@@ -27,7 +27,7 @@ export interface PipelineOptions {
   /** The consumer's max_deliver: a batch whose messages reached max_deliver - 1 is retried, never nak'd. */
   readonly maxDeliver: number
   /** Ledger identity of the stream: `<name>@<created>`. */
-  readonly streamKey: string
+  readonly streamKey: () => string
   /**
    * Called after a batch committed and was acked, with the rows it added (the live feed).
    * Row r's payload is parsed.bytes[offsets[rowMessage[r]] .. offsets[rowMessage[r] + 1]).
@@ -133,7 +133,7 @@ export class Pipeline {
       detail: r.detail,
       payload: (parsed as ParsedBatch).bytes.subarray(parsed.offsets[r.index], parsed.offsets[r.index + 1]),
     })
-    const result = await this.#writer.write(parsed, { streamKey: this.#opts.streamKey, streamSeq: batch.streamSeq, deadLetterFor })
+    const result = await this.#writer.write(parsed, { streamKey: this.#opts.streamKey(), streamSeq: batch.streamSeq, deadLetterFor })
     if (result.type === 'failed') {
       this.#metrics.batchFailures.inc()
       const err = { err: result.error.message, code: (result.error as { code?: string }).code, messages: batch.replies.length }

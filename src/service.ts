@@ -17,6 +17,7 @@ import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
 import { ensureConsumer, ensureStream, streamLimits } from './ingest/jetstream-setup.js'
 import { PullSource } from './ingest/pull-source.js'
+import { StreamIdentity } from './ingest/stream-identity.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
@@ -53,6 +54,7 @@ export class Service {
   #pruneTimer: NodeJS.Timeout | undefined
   #retention: RetentionTask | null = null
   #maxDeliveries: MaxDeliveriesListener | undefined
+  #identity: StreamIdentity | undefined
 
   constructor (config: Config, log: Logger) {
     this.config = config
@@ -125,13 +127,26 @@ export class Service {
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
     const ingestPool = this.#ingestPool
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
+    const settler = new Settler(this.#nc)
+    // Batches reach the pipeline through the identity gate: the ledger key follows a recreated stream.
+    const identity = this.#identity = new StreamIdentity({
+      jsm: this.#jsm,
+      config: cfg,
+      initialKey: streamKey,
+      pipelineIdle: () => this.#pipeline !== undefined && this.#pipeline.inFlight === 0 && this.#pipeline.queued === 0,
+      handOn: (b) => this.#pipeline?.accept(b),
+      nak: (replies) => settler.nak(replies, cfg.nats.nak_delay_ms),
+      keepAlive: (replies) => settler.keepAlive(replies),
+      consumerBack: () => this.#source?.reset(),
+      log: ingestLog,
+    })
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), settler, this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
       maxDeliver: cfg.nats.max_deliver,
       onCapacity: () => this.#source?.offer(),
-      streamKey,
+      streamKey: () => identity.key,
       // A fresh connection with its own deadlines, outside the pool: a probe must never hang, nor
       // take a pool slot a write is waiting for.
       probeDb: () => probeDatabase(cfg.database.url),
@@ -144,12 +159,14 @@ export class Service {
       batchSize: cfg.ingest.batch_size,
       lingerMs: cfg.ingest.linger_ms,
       maxPayloadBytes: cfg.nats.max_payload_bytes,
-    }, this.#pipeline.accept, this.#pipeline.ready, this.metrics, ingestLog)
+    }, identity.admit, this.#pipeline.ready, this.metrics, ingestLog)
+    this.#source.onConsumerGone(() => identity.suspect())
     this.#watchNats(this.#nc, ingestLog)
-    this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey }, this.metrics, ingestLog)
+    this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey: () => identity.key }, this.metrics, ingestLog)
     this.#source.start()
+    identity.start()
     this.#startStats()
-    this.#startLedgerPruning(streamKey)
+    this.#startLedgerPruning(() => identity.key)
     if (this.#features !== undefined) this.#retention = startRetention(this.#ingestPool, this.#features, cfg.timescale, log.child({ stage: 'write' }))
     this.#state = 'running'
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
@@ -160,6 +177,7 @@ export class Service {
     if (this.#state !== 'running') problems.service = this.#state
     if (this.#nc === undefined || this.#nc.isClosed() || !this.#natsConnected) problems.nats = 'disconnected'
     if (this.#source?.state !== 'consuming') problems.consumer = this.#source?.state ?? 'not started'
+    else if (this.#identity?.problem != null) problems.consumer = this.#identity.problem
     if (this.#pipeline?.state === 'db-down') problems.database = 'unavailable'
     else if (this.#apiPool !== undefined) {
       try {
@@ -230,7 +248,7 @@ export class Service {
   }
 
   /** Ledger ranges at or below the consumer's ack floor can never be redelivered: drop them. */
-  #startLedgerPruning (streamKey: string): void {
+  #startLedgerPruning (streamKey: () => string): void {
     const log = this.#log.child({ stage: 'write' })
     // Ranges live at least twice the longest redelivery delay plus 15 minutes, and pruning starts only
     // after the service has run that long: messages pending from before a restart come back first.
@@ -243,8 +261,11 @@ export class Service {
         const jsm = this.#jsm
         const pool = this.#ingestPool
         if (jsm === undefined || pool === undefined) return
+        const key = streamKey()
         const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
-        const pruned = await pruneLedger(pool, streamKey, ci.ack_floor.stream_seq, minAgeMs)
+        // The floor belongs to the stream identity read before it was asked for; else skip this round.
+        if (key !== streamKey()) return
+        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs)
         if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
       })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
     }, LEDGER_PRUNE_EVERY_MS)
@@ -261,8 +282,11 @@ export class Service {
     clearInterval(this.#pruneTimer)
     this.#retention?.stop()
     await this.#source?.stop()
-    this.#maxDeliveries?.close()
+    // Batches the source handed on last pass the identity gate (a few ms), then the pipeline drains;
+    // the advisory listener runs until the pipeline has closed (its last naks can reach max_deliver).
+    await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))
     const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
+    await this.#maxDeliveries?.close(Math.max(1_000, deadline - Date.now()))
     await this.#parser?.close()
     this.#server?.close()
     await this.#nc?.drain().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS drain failed'))

@@ -72,7 +72,11 @@ export function consumerSettings (cfg: Config): Pick<ConsumerConfig, 'ack_wait' 
   }
 }
 
-export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger): Promise<void> {
+/**
+ * Creates the durable consumer when missing (delivering from `startSeq`: 1 at start-up, past the last
+ * ack floor when it is recreated under a running service), else updates its tunable settings.
+ */
+export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger, startSeq = 1): Promise<void> {
   const { stream, consumer } = cfg.nats
   const settings = consumerSettings(cfg)
   try {
@@ -82,10 +86,10 @@ export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: L
     await jsm.consumers.add(stream, {
       durable_name: consumer,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All }),
       ...settings,
     })
-    log.info({ stream, consumer, ...settings }, 'created durable consumer')
+    log.info({ stream, consumer, startSeq, ...settings }, 'created durable consumer')
     return
   }
   await jsm.consumers.update(stream, consumer, settings)
