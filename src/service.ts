@@ -24,7 +24,7 @@ import { Pipeline } from './pipeline.js'
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeDatabase, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
-import { pruneLedger } from './write/ledger.js'
+import { committedThrough, pruneLedger } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
 import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
@@ -138,6 +138,7 @@ export class Service {
       nak: (replies) => settler.nak(replies, cfg.nats.nak_delay_ms),
       keepAlive: (replies) => settler.keepAlive(replies),
       consumerBack: () => this.#source?.reset(),
+      settledThrough: (key, after) => committedThrough(ingestPool, key, after),
       log: ingestLog,
     })
     this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), settler, this.metrics, log.child({ stage: 'pipeline' }), {

@@ -17,9 +17,9 @@
  * time, batches arriving meanwhile wait for the next: ≤ 2 checks per batch handed on, plus one every
  * CHECK_EVERY_MS, and at once when a pull is answered "consumer deleted" (suspect()).
  *
- * A missing consumer is recreated from configuration, starting after the last ack floor seen (below
- * it everything was settled, and ledger ranges there may have been pruned: starting from the first
- * message would write those again). A missing stream is recreated, with nats.stream_* limits, after
+ * A missing consumer is recreated from configuration, starting after the last ack floor seen and
+ * the ledger ranges contiguous with it (below that everything was settled, and ledger ranges may have
+ * been pruned: starting from the first message would write those again). A missing stream is recreated, with nats.stream_* limits, after
  * STREAM_GRACE_MS (an operator recreating it with their own settings gets there first).
  *
  * States (`problem`, read by /readyz): null (ok) | 'missing' (consumer) | 'stream missing' |
@@ -48,6 +48,8 @@ export interface IdentityOptions {
   readonly keepAlive: (replies: readonly string[]) => void
   /** The consumer was recreated: pull again now. */
   readonly consumerBack: () => void
+  /** Highest sequence through which everything after `after` is settled (the ingest ledger). */
+  readonly settledThrough: (key: string, after: number) => Promise<number>
   readonly log: Logger
 }
 
@@ -63,6 +65,8 @@ export class StreamIdentity {
   #changedAt = 0
   #streamMissingSince = 0
   #consumerMissing = false
+  /** Pulls may have gone to a consumer that no longer exists: pull afresh once it is confirmed. */
+  #repull = false
   #ackFloor = 0
   #started = 0
   #confirmed = 0
@@ -103,7 +107,10 @@ export class StreamIdentity {
   }
 
   /** Something (a 409 "consumer deleted", a 503 "no responders" on pull) says the consumer is gone. */
-  suspect (): void { this.#check() }
+  suspect (): void {
+    this.#repull = true
+    this.#check()
+  }
 
   /** Stops checking once every held batch went on or was nak'd, or at the deadline (then naks the rest). */
   async close (deadlineMs: number): Promise<void> {
@@ -164,6 +171,7 @@ export class StreamIdentity {
     const seenAt = Date.now()
     if (stream.status === 'rejected') {
       if (!isApiError(stream.reason, JetStreamApiCodes.StreamNotFound)) return false
+      this.#repull = true
       if (this.#streamMissingSince === 0) {
         this.#streamMissingSince = seenAt
         this.#changedAt = seenAt
@@ -178,6 +186,7 @@ export class StreamIdentity {
       if (this.#streamMissingSince === 0) this.#changedAt = seenAt
       this.#pendingKey = key
       this.#ackFloor = 0
+      this.#repull = true
       log.warn({ from: this.#key, to: key }, 'stream recreated: ledger identity follows it once the old stream\'s batches are settled')
     }
     this.#streamMissingSince = 0
@@ -185,6 +194,10 @@ export class StreamIdentity {
       this.#ackFloor = consumer.value.ack_floor.stream_seq
       if (this.#consumerMissing) log.info({ consumer: this.#o.config.nats.consumer }, 'consumer exists again')
       this.#consumerMissing = false
+      if (this.#repull) {
+        this.#repull = false
+        this.#o.consumerBack()
+      }
     } else if (isApiError(consumer.reason, JetStreamApiCodes.ConsumerNotFound)) {
       await this.#recreateConsumer()
     }
@@ -206,12 +219,12 @@ export class StreamIdentity {
     const { config, log } = this.#o
     if (!this.#consumerMissing) log.warn({ consumer: config.nats.consumer }, 'consumer deleted: recreating it from configuration')
     this.#consumerMissing = true
-    // A new stream starts from its first message; the same stream after what was already settled.
-    const startSeq = this.#pendingKey === undefined ? this.#ackFloor + 1 : 1
     try {
+      // A new stream starts from its first message; the same stream after what was already settled.
+      const startSeq = this.#pendingKey === undefined ? await this.#o.settledThrough(this.#key, this.#ackFloor) + 1 : 1
       await ensureConsumer(this.#o.jsm, config, log, startSeq)
       this.#again = true
-      this.#o.consumerBack()
+      this.#repull = true
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'could not recreate the consumer; will retry')
     }
