@@ -15,8 +15,9 @@ import { Settler } from './ack/settle.js'
 import { ApiServer, type Store } from './api/server.js'
 import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
-import { ensureConsumer, ensureStream } from './ingest/jetstream-setup.js'
+import { ensureConsumer, ensureStream, streamLimits } from './ingest/jetstream-setup.js'
 import { PullSource } from './ingest/pull-source.js'
+import { StreamIdentity } from './ingest/stream-identity.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
@@ -24,7 +25,7 @@ import { Readiness } from './readiness.js'
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
-import { pruneLedger } from './write/ledger.js'
+import { committedThrough, pruneLedger } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
 import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
@@ -55,6 +56,7 @@ export class Service {
   #retention: RetentionTask | null = null
   #maxDeliveries: MaxDeliveriesListener | undefined
   readonly #readinessCheck: Readiness
+  #identity: StreamIdentity | undefined
 
   constructor (config: Config, log: Logger) {
     this.config = config
@@ -63,7 +65,8 @@ export class Service {
     this.#readinessCheck = new Readiness({
       service: () => this.#state,
       natsConnected: () => this.#nc !== undefined && !this.#nc.isClosed() && this.#natsConnected,
-      consumer: () => this.#source?.state,
+      // The pull source's state, or why the stream identity gate holds batches (consumer gone, stream recreated).
+      consumer: () => this.#source?.state === 'consuming' ? (this.#identity?.problem ?? 'consuming') : this.#source?.state,
       pipeline: () => this.#pipeline,
       consumerPending: async () => (await this.metrics.consumerPending.get()).values[0]?.value ?? 0,
       database: async () => {
@@ -145,17 +148,31 @@ export class Service {
     const ingestLog = log.child({ stage: 'ingest' })
     this.#nc = await connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 })
     this.#jsm = await jetstreamManager(this.#nc)
-    const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
+    const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog, streamLimits(cfg))
     await ensureConsumer(this.#jsm, cfg, ingestLog)
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
     const ingestPool = this.#ingestPool
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), new Settler(this.#nc), this.metrics, log.child({ stage: 'pipeline' }), {
+    const settler = new Settler(this.#nc)
+    // Batches reach the pipeline through the identity gate: the ledger key follows a recreated stream.
+    const identity = this.#identity = new StreamIdentity({
+      jsm: this.#jsm,
+      config: cfg,
+      initialKey: streamKey,
+      pipelineIdle: () => this.#pipeline !== undefined && this.#pipeline.inFlight === 0 && this.#pipeline.queued === 0,
+      handOn: (b) => this.#pipeline?.accept(b),
+      nak: (replies) => settler.nak(replies, cfg.nats.nak_delay_ms),
+      keepAlive: (replies) => settler.keepAlive(replies),
+      consumerBack: () => this.#source?.reset(),
+      settledThrough: (key, after) => committedThrough(ingestPool, key, after),
+      log: ingestLog,
+    })
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), settler, this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
       onCapacity: () => this.#source?.offer(),
-      streamKey: () => streamKey,
+      streamKey: () => identity.key,
       // A fresh connection with its own deadlines, outside the pool: a probe must never hang, nor
       // take a pool slot a write is waiting for.
       probeWrite: () => probeWrite(cfg.database.url),
@@ -171,12 +188,14 @@ export class Service {
       lingerMs: cfg.ingest.linger_ms,
       maxPayloadBytes: cfg.nats.max_payload_bytes,
       maxBatchBytes: cfg.ingest.max_batch_bytes,
-    }, this.#pipeline.accept, this.#pipeline.ready, this.metrics, ingestLog)
+    }, identity.admit, this.#pipeline.ready, this.metrics, ingestLog)
+    this.#source.onConsumerGone(() => identity.suspect())
     this.#watchNats(this.#nc, ingestLog)
-    this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey }, this.metrics, ingestLog)
+    this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey: () => identity.key }, this.metrics, ingestLog)
     this.#source.start()
+    identity.start()
     this.#startStats()
-    this.#startLedgerPruning(streamKey)
+    this.#startLedgerPruning(() => identity.key)
     if (this.#features !== undefined) this.#retention = startRetention(this.#ingestPool, this.#features, cfg.timescale, log.child({ stage: 'write' }))
     this.#state = 'running'
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
@@ -243,7 +262,7 @@ export class Service {
   }
 
   /** Ledger ranges at or below the consumer's ack floor can never be redelivered: drop them. */
-  #startLedgerPruning (streamKey: string): void {
+  #startLedgerPruning (streamKey: () => string): void {
     const log = this.#log.child({ stage: 'write' })
     // Ranges live at least twice the longest redelivery delay plus 15 minutes, and pruning starts only
     // after the service has run that long: messages pending from before a restart come back first.
@@ -256,8 +275,11 @@ export class Service {
         const jsm = this.#jsm
         const pool = this.#ingestPool
         if (jsm === undefined || pool === undefined) return
+        const key = streamKey()
         const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
-        const pruned = await pruneLedger(pool, streamKey, ci.ack_floor.stream_seq, minAgeMs)
+        // The floor belongs to the stream identity read before it was asked for; else skip this round.
+        if (key !== streamKey()) return
+        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs)
         if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
       })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
     }, LEDGER_PRUNE_EVERY_MS)
@@ -274,8 +296,11 @@ export class Service {
     clearInterval(this.#pruneTimer)
     this.#retention?.stop()
     await this.#source?.stop()
-    this.#maxDeliveries?.close()
+    // Batches the source handed on last pass the identity gate (a few ms), then the pipeline drains;
+    // the advisory listener runs until the pipeline has closed (its last naks can reach max_deliver).
+    await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))
     const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
+    await this.#maxDeliveries?.close(Math.max(1_000, deadline - Date.now()))
     await this.#parser?.close()
     this.#server?.close()
     await this.#nc?.drain().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS drain failed'))

@@ -19,6 +19,13 @@ export interface Config {
     readonly max_payload_bytes: number
     /** The consumer's max_ack_pending; 0 = batch_size × (max_in_flight + 1), one instance's need. */
     readonly max_ack_pending: number
+    /** Limits of a stream the service creates (an existing stream keeps its own); 0 = unlimited. */
+    readonly stream_max_age_ms: number
+    readonly stream_max_bytes: number
+    readonly stream_max_msg_size: number
+    /** What JetStream drops when stream_max_bytes is reached: the oldest messages, or the new one. */
+    readonly stream_discard: 'old' | 'new'
+    readonly stream_replicas: number
   }
   readonly database: {
     readonly url: string
@@ -135,6 +142,11 @@ export const configSchema = {
         nak_delay_ms: int(0, 3_600_000, 5_000),
         max_payload_bytes: int(256, 8_388_608, 65_536),
         max_ack_pending: int(0, 10_000_000, 0),
+        stream_max_age_ms: int(0, 315_360_000_000, 604_800_000),
+        stream_max_bytes: int(0, Number.MAX_SAFE_INTEGER, 0),
+        stream_max_msg_size: int(0, 67_108_864, 0),
+        stream_discard: { enum: ['old', 'new'], default: 'old' },
+        stream_replicas: int(1, 5, 1),
       },
     },
     database: {

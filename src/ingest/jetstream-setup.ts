@@ -1,32 +1,63 @@
 /**
- * Start-up side of ingest: the stream is created when missing (an existing stream's config is never
- * changed: it belongs to whoever operates NATS), and the durable pull consumer is created or its
- * tunable settings updated to fit the batching:
+ * Start-up side of ingest: the stream is created when missing, with the configured limits (an
+ * existing stream's config is never changed: it belongs to whoever operates NATS; limits that differ
+ * from the configuration are logged), and the durable pull consumer is created or its tunable
+ * settings updated to fit the batching:
  *
  *   max_ack_pending = batch_size × (max_in_flight + 1)   every batch in the pipeline plus the one filling
  *                     (or nats.max_ack_pending: the sum over all instances sharing the consumer)
  *   ack_wait        = backoff[0] (JetStream's rule)     above the worst batch time; held batches send +WPI
  *   max_deliver     finite, > backoff length            a message cannot loop forever
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import { nanos } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 
-function isApiError (err: unknown, code: number): boolean {
+export function isApiError (err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code
 }
 
-/** Returns the stream's identity for the ingest ledger: `<name>@<creation time>`. */
-export async function ensureStream (jsm: JetStreamManager, stream: string, log: Logger): Promise<string> {
+export type StreamLimits = Pick<StreamConfig, 'max_age' | 'max_bytes' | 'max_msg_size' | 'discard' | 'num_replicas'>
+
+/** The configured limits in JetStream's terms (nanoseconds; -1 = unlimited). */
+export function streamLimits (cfg: Config): StreamLimits {
+  const n = cfg.nats
+  return {
+    max_age: nanos(n.stream_max_age_ms),
+    max_bytes: n.stream_max_bytes > 0 ? n.stream_max_bytes : -1,
+    max_msg_size: n.stream_max_msg_size > 0 ? n.stream_max_msg_size : -1,
+    discard: n.stream_discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
+    num_replicas: n.stream_replicas,
+  }
+}
+
+/** Limits of `actual` that differ from `wanted`, as `key: actual (configured wanted)`. */
+export function limitDifferences (actual: Partial<StreamConfig>, wanted: StreamLimits): string[] {
+  const out: string[] = []
+  for (const key of Object.keys(wanted) as Array<keyof StreamLimits>) {
+    // nats-server reports an unset limit as -1 or 0 depending on the field.
+    const norm = (v: unknown): unknown => (typeof v === 'number' && v <= 0 && key !== 'num_replicas' ? -1 : v)
+    if (norm(actual[key]) !== norm(wanted[key])) out.push(`${key}: ${String(actual[key])} (configured ${String(wanted[key])})`)
+  }
+  return out
+}
+
+/**
+ * Returns the stream's identity for the ingest ledger: `<name>@<creation time>`. A missing stream is
+ * created with `limits` (none when omitted: test fixtures).
+ */
+export async function ensureStream (jsm: JetStreamManager, stream: string, log: Logger, limits?: StreamLimits): Promise<string> {
   try {
     const info = await jsm.streams.info(stream)
     log.info({ stream, subjects: info.config.subjects, messages: info.state.messages }, 'using existing stream')
+    const differ = limits === undefined ? [] : limitDifferences(info.config, limits)
+    if (differ.length > 0) log.warn({ stream, differ }, 'existing stream\'s limits differ from nats.stream_* (left as its operator set them)')
     return `${stream}@${info.created}`
   } catch (err) {
     if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err
-    const info = await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] })
-    log.info({ stream, subjects: [`${stream}.>`] }, 'created stream')
+    const info = await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], ...limits })
+    log.info({ stream, subjects: [`${stream}.>`], ...limits }, 'created stream')
     return `${stream}@${info.created}`
   }
 }
@@ -41,7 +72,11 @@ export function consumerSettings (cfg: Config): Pick<ConsumerConfig, 'ack_wait' 
   }
 }
 
-export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger): Promise<void> {
+/**
+ * Creates the durable consumer when missing (delivering from `startSeq`: 1 at start-up, past the last
+ * ack floor when it is recreated under a running service), else updates its tunable settings.
+ */
+export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger, startSeq = 1): Promise<void> {
   const { stream, consumer } = cfg.nats
   const settings = consumerSettings(cfg)
   try {
@@ -51,10 +86,10 @@ export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: L
     await jsm.consumers.add(stream, {
       durable_name: consumer,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
+      ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All }),
       ...settings,
     })
-    log.info({ stream, consumer, ...settings }, 'created durable consumer')
+    log.info({ stream, consumer, startSeq, ...settings }, 'created durable consumer')
     return
   }
   await jsm.consumers.update(stream, consumer, settings)

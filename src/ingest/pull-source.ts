@@ -49,6 +49,7 @@ export class PullSource {
   #drained: (() => void) | undefined
   #failures = 0
   #lastFailureLog = 0
+  #onGone: (() => void) | undefined
 
   /** `ready()`: the pipeline would start a batch handed on now (see BatchBuilder). */
   constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, ready: () => boolean, metrics: Metrics, log: Logger) {
@@ -62,6 +63,9 @@ export class PullSource {
   }
 
   get state (): SourceState { return this.#state }
+
+  /** Called when the server says the consumer is gone (the pulls then go nowhere until it is back). */
+  onConsumerGone (fn: () => void): void { this.#onGone = fn }
 
   start (): void {
     if (this.#state !== 'idle') return
@@ -124,7 +128,10 @@ export class PullSource {
       return
     }
     this.#log.warn({ code, description: h?.description }, 'pull request ended by the server')
-    if (code === 409 && /deleted/i.test(h?.description ?? '')) this.#owed = 0
+    // 409 Consumer Deleted, or 503 no responders (no consumer to take the pull): someone must recreate it.
+    const gone = code === 503 || (code === 409 && /deleted/i.test(h?.description ?? ''))
+    if (code === 409 && gone) this.#owed = 0
+    if (gone) this.#onGone?.()
     this.#pullIfLow()
   }
 

@@ -90,3 +90,18 @@ export async function pruneLedger (client: SqlClient, streamKey: string, ackFloo
     [streamKey, ackFloorSeq, minAgeMs / 1000])
   return res.rowCount ?? 0
 }
+
+/**
+ * The highest sequence s such that every sequence in (after, s] is in the ledger (`after` when the
+ * next one is not): where a consumer recreated over the same stream can start without writing again.
+ */
+export async function committedThrough (client: SqlClient, streamKey: string, after: number): Promise<number> {
+  const { rows } = await client.query<{ lo: string, hi: string }>(
+    'SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi > $2 ORDER BY lo LIMIT 100000', [streamKey, after])
+  let through = after
+  for (const r of rows) {
+    if (Number(r.lo) > through + 1) break
+    through = Math.max(through, Number(r.hi))
+  }
+  return through
+}
