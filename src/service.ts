@@ -20,6 +20,8 @@ import { PullSource } from './ingest/pull-source.js'
 import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
+import { ErrorCode } from './errors.js'
+import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.js'
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeDatabase, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
@@ -101,7 +103,10 @@ export class Service {
     await this.#server.start()
 
     const dbLog = log.child({ stage: 'write' })
-    await ensureDatabase(cfg.database.url, dbLog)
+    // Issue 15: dependencies not up yet are waited for (startup.wait_ms), one line per attempt.
+    const waitUntil = Date.now() + cfg.startup.wait_ms
+    const startupLog = log.child({ stage: 'startup' })
+    await waitForDependency({ name: 'PostgreSQL', target: redactUrl(cfg.database.url), code: ErrorCode.dbUnavailable, retryable: pgRetryable, connect: () => ensureDatabase(cfg.database.url, dbLog) }, waitUntil, startupLog)
     // One connection beyond the writer's slots, for ledger pruning, retention and dead-letter upkeep.
     this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size + 1, applicationName: 'cnc-monitor-ingest' }, dbLog)
     this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
@@ -118,7 +123,14 @@ export class Service {
     }
 
     const ingestLog = log.child({ stage: 'ingest' })
-    this.#nc = await connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 })
+    this.#nc = await waitForDependency({
+      name: 'NATS',
+      target: redactUrl(cfg.nats.url),
+      code: ErrorCode.natsUnavailable,
+      retryable: natsRetryable,
+      connect: () => connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 }),
+      discard: (late) => { late.close().catch(() => {}) },
+    }, waitUntil, startupLog)
     this.#jsm = await jetstreamManager(this.#nc)
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
     await ensureConsumer(this.#jsm, cfg, ingestLog)

@@ -9,7 +9,7 @@
  *   max_deliver     finite, > backoff length            a message cannot loop forever
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager } from '@nats-io/jetstream'
-import { nanos } from '@nats-io/transport-node'
+import { millis, nanos } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 
@@ -41,6 +41,12 @@ export function consumerSettings (cfg: Config): Pick<ConsumerConfig, 'ack_wait' 
   }
 }
 
+/** Settings for the log: durations in ms (JetStream's unit is ns: 60000000000 reads badly). */
+function loggable (s: ReturnType<typeof consumerSettings>): Record<string, unknown> {
+  const { ack_wait: ackWait, backoff, ...rest } = s
+  return { ...rest, ack_wait_ms: millis(ackWait ?? 0), ...(backoff === undefined ? {} : { backoff_ms: backoff.map((ns) => millis(ns)) }) }
+}
+
 export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger): Promise<void> {
   const { stream, consumer } = cfg.nats
   const settings = consumerSettings(cfg)
@@ -54,9 +60,9 @@ export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: L
       deliver_policy: DeliverPolicy.All,
       ...settings,
     })
-    log.info({ stream, consumer, ...settings }, 'created durable consumer')
+    log.info({ stream, consumer, ...loggable(settings) }, 'created durable consumer')
     return
   }
   await jsm.consumers.update(stream, consumer, settings)
-  log.info({ stream, consumer, ...settings }, 'updated durable consumer')
+  log.info({ stream, consumer, ...loggable(settings) }, 'updated durable consumer')
 }
