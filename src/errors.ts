@@ -39,6 +39,8 @@ export const ErrorCode = {
   natsUnavailable: 'NATS_UNAVAILABLE',
   uwsFallback: 'UWS_NATIVE_MISSING',
   shutdownTimeout: 'SHUTDOWN_TIMEOUT',
+  /** http.host:http.port is held by another process (or not permitted). */
+  httpListenFailed: 'HTTP_LISTEN_FAILED',
 } as const
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode]
 

@@ -22,6 +22,8 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
 import { Readiness } from './readiness.js'
+import { ErrorCode } from './errors.js'
+import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.js'
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
@@ -121,7 +123,10 @@ export class Service {
     await this.#server.start()
 
     const dbLog = log.child({ stage: 'write' })
-    await ensureDatabase(cfg.database.url, dbLog)
+    // Issue 15: dependencies not up yet are waited for (startup.wait_ms), one line per attempt.
+    const waitUntil = Date.now() + cfg.startup.wait_ms
+    const startupLog = log.child({ stage: 'startup' })
+    await waitForDependency({ name: 'PostgreSQL', target: redactUrl(cfg.database.url), code: ErrorCode.dbUnavailable, retryable: pgRetryable, connect: () => ensureDatabase(cfg.database.url, dbLog) }, waitUntil, startupLog)
     // One connection beyond the writer's slots, for ledger pruning, retention and dead-letter upkeep.
     // PostgreSQL itself bounds a stuck writer: lock waits, statements and idle transactions time out
     // (a frozen instance's transaction ends and its ledger lock passes to the others).
@@ -146,7 +151,14 @@ export class Service {
     }
 
     const ingestLog = log.child({ stage: 'ingest' })
-    this.#nc = await connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 })
+    this.#nc = await waitForDependency({
+      name: 'NATS',
+      target: redactUrl(cfg.nats.url),
+      code: ErrorCode.natsUnavailable,
+      retryable: natsRetryable,
+      connect: () => connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 }),
+      discard: (late) => { late.close().catch(() => {}) },
+    }, waitUntil, startupLog)
     this.#jsm = await jetstreamManager(this.#nc)
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog, streamLimits(cfg))
     await ensureConsumer(this.#jsm, cfg, ingestLog)

@@ -8,6 +8,7 @@ import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { BucketQuery } from '../store/buckets.js'
+import { ErrorCode, ServiceError } from '../errors.js'
 import { tokenCheck } from './auth.js'
 import { healthRoutes } from './health.js'
 import { ApiErrorCode, HttpError } from './http.js'
@@ -21,6 +22,9 @@ import { loadNativeUws, type Uws } from './uws.js'
 import { fleetRoutes, type FleetOptions } from './fleet.js'
 import type { LiveFeed } from './live-feed.js'
 import { mountWeb } from './static.js'
+
+/** uWS ListenOptions value (the native module exports it; the typings only as an enum type). */
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
 
 export interface Readiness {
   /** null when ready; otherwise what is not, e.g. { database: 'unavailable' }. */
@@ -92,10 +96,14 @@ export class ApiServer {
     const web = mountWeb(app)
     if (web.length === 0) log.warn('operator page not built (dist/web missing): / answers 404')
 
+    // LIBUS_LISTEN_EXCLUSIVE_PORT: by default uWS sets SO_REUSEPORT, and a second instance on the same
+    // port would share it silently (issue 15). The native listen takes (host, port, options, cb); the
+    // typings lack that overload.
+    const listen = app.listen as unknown as (h: string, p: number, options: number, cb: (s: Uws.us_listen_socket | false) => void) => void
     await new Promise<void>((resolve, reject) => {
-      app.listen(host, port, (socket) => {
+      listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (socket === false) {
-          reject(new Error(`cannot listen on ${host}:${port} (address in use or not permitted)`))
+          reject(new ServiceError(ErrorCode.httpListenFailed, `http: cannot listen on ${host}:${port}: address in use (another process holds the port) or not permitted`, { transient: false }))
           return
         }
         this.#listenSocket = socket

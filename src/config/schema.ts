@@ -71,6 +71,8 @@ export interface Config {
   readonly log: {
     readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
     readonly summary_interval_ms: number
+    /** `json` (one object per line, for machines) or `pretty` (local times, readable durations, for terminals). */
+    readonly format: 'json' | 'pretty'
   }
   /** TimescaleDB only (ignored on plain PostgreSQL); intervals like '1 day', '12 hours'. */
   readonly timescale: {
@@ -104,6 +106,11 @@ export interface Config {
     readonly stale_after_seconds: number
     /** A gap between readings longer than this counts as no data after its first max_gap_seconds. */
     readonly max_gap_seconds: number
+  }
+  /** Start-up: how long NATS and PostgreSQL may stay unreachable before the service gives up (exit 2). */
+  readonly startup: {
+    /** Unreachable dependencies are retried with backoff for this long; 0 = one attempt. */
+    readonly wait_ms: number
   }
 }
 
@@ -200,6 +207,7 @@ export const configSchema = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
         summary_interval_ms: int(0, 3_600_000, 10_000),
+        format: { enum: ['json', 'pretty'], default: 'json' },
       },
     },
     timescale: {
@@ -240,6 +248,14 @@ export const configSchema = {
         },
         stale_after_seconds: int(1, 86_400, 60),
         max_gap_seconds: int(1, 2_678_400, 300),
+      },
+    },
+    startup: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        wait_ms: int(0, 3_600_000, 60_000),
       },
     },
   },

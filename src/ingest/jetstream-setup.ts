@@ -10,7 +10,7 @@
  *   max_deliver     finite, > backoff length            a message cannot loop forever
  */
 import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
-import { nanos } from '@nats-io/transport-node'
+import { millis, nanos } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 
@@ -72,6 +72,12 @@ export function consumerSettings (cfg: Config): Pick<ConsumerConfig, 'ack_wait' 
   }
 }
 
+/** Settings for the log: durations in ms (JetStream's unit is ns: 60000000000 reads badly). */
+function loggable (s: ReturnType<typeof consumerSettings>): Record<string, unknown> {
+  const { ack_wait: ackWait, backoff, ...rest } = s
+  return { ...rest, ack_wait_ms: millis(ackWait ?? 0), ...(backoff === undefined ? {} : { backoff_ms: backoff.map((ns) => millis(ns)) }) }
+}
+
 /**
  * Creates the durable consumer when missing (delivering from `startSeq`: 1 at start-up, past the last
  * ack floor when it is recreated under a running service), else updates its tunable settings.
@@ -89,9 +95,9 @@ export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: L
       ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All }),
       ...settings,
     })
-    log.info({ stream, consumer, startSeq, ...settings }, 'created durable consumer')
+    log.info({ stream, consumer, startSeq, ...loggable(settings) }, 'created durable consumer')
     return
   }
   await jsm.consumers.update(stream, consumer, settings)
-  log.info({ stream, consumer, ...settings }, 'updated durable consumer')
+  log.info({ stream, consumer, ...loggable(settings) }, 'updated durable consumer')
 }
