@@ -29,8 +29,17 @@ export interface States {
   states: StateShare[]
 }
 
-const query = new URLSearchParams(location.search)
-export const token = query.get('token') ?? localStorage.getItem('cnc-token') ?? ''
+/** ?token= is kept in localStorage and taken out of the address bar (and so out of history). */
+function takeToken (): string {
+  const url = new URL(location.href)
+  const given = url.searchParams.get('token')
+  if (given === null) return localStorage.getItem('cnc-token') ?? ''
+  localStorage.setItem('cnc-token', given)
+  url.searchParams.delete('token')
+  history.replaceState(null, '', url.pathname + url.search + url.hash)
+  return given
+}
+export const token = takeToken()
 export const authHeaders = (): Record<string, string> => token === '' ? {} : { Authorization: `Bearer ${token}` }
 
 export async function api<T> (path: string): Promise<T> {

@@ -20,4 +20,4 @@ await build({
   sourcemap: false,
   logLevel: 'warning',
 })
-copyFileSync(join(here, 'index.html'), join(out, 'index.html'))
+for (const f of ['index.html', 'favicon.svg']) copyFileSync(join(here, f), join(out, f))

@@ -38,6 +38,8 @@ interface Entry {
 }
 
 const fmt = (v: number | null | undefined, digits = 1): string => v === null || v === undefined ? '–' : v.toFixed(digits)
+/** Writes only changes: most repaints (the once-a-second age pass) change one cell of a row. */
+const setText = (el: HTMLElement, text: string): void => { if (el.textContent !== text) el.textContent = text }
 
 export function ageText (secs: number, ms: number): string {
   if (!Number.isFinite(secs)) return 'never'
@@ -174,22 +176,21 @@ export class Fleet {
     e.row.dataset.category = category
     e.row.classList.toggle('stale', category === 'offline')
     const c = e.cells
-    c.machine.textContent = e.id
-    if (e.info !== undefined) {
+    if (c.machine.firstChild === null) {
       const sub = document.createElement('small')
-      sub.textContent = e.info.name === e.id ? e.info.location : `${e.info.name} · ${e.info.location}`
-      c.machine.append(' ', sub)
+      c.machine.append(e.id, ' ', sub)
     }
-    const badge = document.createElement('span')
+    setText(c.machine.lastChild as HTMLElement, e.info === undefined ? '' : e.info.name === e.id ? e.info.location : `${e.info.name} · ${e.info.location}`)
+    if (c.state.firstChild === null) c.state.append(document.createElement('span'))
+    const badge = c.state.firstChild as HTMLElement
     badge.className = `state cat-${category}`
-    badge.textContent = r === undefined ? 'no data' : state ?? '–'
-    c.state.replaceChildren(badge)
-    c.temperature.textContent = fmt(r?.temperature)
-    c.spindle_load_percent.textContent = fmt(r?.spindle_load_percent)
+    setText(badge, r === undefined ? 'no data' : state ?? '–')
+    setText(c.temperature, fmt(r?.temperature))
+    setText(c.spindle_load_percent, fmt(r?.spindle_load_percent))
     c.spindle_load_percent.style.setProperty('--load', `${Math.max(0, Math.min(100, r?.spindle_load_percent ?? 0))}%`)
-    c.spindle_speed.textContent = fmt(r?.spindle_speed, 0)
-    c.total_power_kw.textContent = fmt(r?.total_power_kw)
-    c.last_seen.textContent = ageText(secs, e.readingMs)
+    setText(c.spindle_speed, fmt(r?.spindle_speed, 0))
+    setText(c.total_power_kw, fmt(r?.total_power_kw))
+    setText(c.last_seen, ageText(secs, e.readingMs))
     c.last_seen.title = r?.timestamp ?? ''
     if (e.id === this.#selected) this.onSelectedPaint(category, r)
   }

@@ -86,7 +86,7 @@ export class TimeChart {
           stroke: MUTED,
           font: FONT,
           size: 50,
-          space: 28,
+          space: 22,
           grid: { stroke: GRID, width: 1 },
           ticks: { stroke: GRID, width: 1, size: 4 },
           values: (_u, splits) => splits.map((v) => fmtAxis(v)),

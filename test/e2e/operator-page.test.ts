@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = 'test/artifacts'
@@ -52,9 +52,14 @@ describe('operator page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} mi
 
   const order = async (table: string): Promise<string[]> =>
     await page.evaluate(`[...document.querySelectorAll('${table} tbody tr')].map((r) => r.dataset.machine)`)
-  const waitCount = async (category: string, n: number): Promise<void> => {
-    await page.waitForFunction(`document.querySelector('[data-count="${category}"]')?.textContent === '${n}'`, undefined, { timeout: WAIT })
-  }
+  /**
+   * Polls a page expression until it is true. Through page.evaluate, not waitForFunction: the page's
+   * Content-Security-Policy forbids the eval that waitForFunction uses for string predicates.
+   */
+  const until = async (expression: string): Promise<void> =>
+    await waitFor(expression, async () => await page.evaluate<boolean>(expression), WAIT)
+  const waitCount = async (category: string, n: number): Promise<void> =>
+    await until(`document.querySelector('[data-count="${category}"]')?.textContent === '${n}'`)
   const publish = (payload: string): void => t.nc.publish(`${t.stream}.metrics`, enc.encode(payload))
 
   before(async () => {
@@ -80,6 +85,9 @@ describe('operator page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} mi
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
     page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith(base.replace('http', 'ws'))) foreign.push(r.url()) })
     page.on('pageerror', (e) => errors.push(e.message))
+    // Console errors include Content-Security-Policy violations and failed loads.
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()) })
+    page.on('response', (r) => { if (r.status() >= 400) errors.push(`${r.status()} ${r.url()}`) })
   })
   after(async () => {
     await browser?.close()
@@ -148,19 +156,25 @@ describe('operator page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} mi
     // uPlot charts with a time axis (HH:MM labels) and the history in them.
     assert.equal(await page.locator('#machine-section .uplot canvas').count(), 3)
     for (const id of ['chart-temperature', 'chart-load', 'chart-speed']) {
-      await page.waitForFunction(`Number(document.getElementById('${id}').dataset.points) >= 50`, undefined, { timeout: WAIT })
+      await until(`Number(document.getElementById('${id}').dataset.points) >= 50`)
       const ticks = (await page.locator(`#${id}`).getAttribute('data-x-ticks') ?? '').split(' ')
       assert.ok(ticks.length >= 3 && ticks.every((s) => /^\d\d:\d\d(:\d\d)?$/.test(s)), `${id} time axis: ${ticks.join(' ')}`)
     }
     const before = Number(await page.locator('#chart-temperature').getAttribute('data-points'))
     publish(at('E2E-RUN', Date.now(), { temperature: 68, spindle_load_percent: 61, spindle_speed: 8600, machine_state: 'RUNNING' }))
-    await page.waitForFunction(`Number(document.getElementById('chart-temperature').dataset.points) > ${before}`, undefined, { timeout: WAIT })
+    await until(`Number(document.getElementById('chart-temperature').dataset.points) > ${before}`)
     await page.locator('#m-temperature').filter({ hasText: '68.0' }).waitFor({ timeout: WAIT })
     await page.locator('#h-rate').filter({ hasNotText: '–' }).waitFor({ timeout: WAIT })
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: `${ARTIFACTS}/operator-page.png` })
     process.stderr.write(`# screenshot ${ARTIFACTS}/operator-page.png\n`)
+
+    // On a narrow screen the machine view sits above the fleet.
+    await page.setViewportSize({ width: 900, height: 1000 })
+    await until('document.getElementById("machine-section").getBoundingClientRect().bottom <= document.getElementById("fleet").getBoundingClientRect().top')
+    await page.screenshot({ path: `${ARTIFACTS}/operator-page-narrow.png`, fullPage: true })
+    await page.setViewportSize({ width: 1280, height: 900 })
 
     await page.keyboard.press('Escape')
     await page.waitForSelector('#machine-section[hidden]', { state: 'attached', timeout: WAIT })
