@@ -20,10 +20,11 @@ const fleet = new Fleet($<HTMLTableElement>('fleet').tBodies[0]!, $<HTMLTableEle
   (id) => { location.hash = 'machine=' + encodeURIComponent(id) })
 fleet.onSelectedPaint = (category, r) => view.latest(category, r)
 let runningKey = ''
-view.onRunningStates = (states) => {
+const runningStates = (states: string[]): void => {
   const key = states.join(',')
   if (key !== runningKey) { runningKey = key; fleet.setRunningStates(states) }
 }
+view.onRunningStates = runningStates
 
 function problem (what: string, err: unknown): void {
   const el = $('fleet-error')
@@ -35,6 +36,7 @@ async function loadFleet (): Promise<void> {
   try {
     const page = await api<FleetPage>('/api/v1/fleet/latest')
     fleet.setStaleAfter(page.stale_after_seconds)
+    if (page.running_states !== undefined) runningStates(page.running_states)
     for (const r of page.data) fleet.reading(r)
     $('fleet-error').hidden = true
   } catch (err) {
