@@ -61,6 +61,7 @@ function fromHash (): void {
   view.show(id, fleet.get(id ?? '')?.info).catch(() => {})
 }
 
+let connectedBefore = false
 function connectLive (delay = 500): void {
   const ws = new WebSocket(liveUrl())
   const status = $('live-status')
@@ -75,6 +76,9 @@ function connectLive (delay = 500): void {
     if (msg.type === 'subscribed') {
       set('live')
       delay = 500
+      // Readings committed while the feed was down reach the table through the fleet route.
+      if (connectedBefore) loadFleet().catch(() => {})
+      connectedBefore = true
     } else if (msg.type === 'readings') {
       for (const r of msg.data ?? []) {
         fleet.reading(r)
