@@ -2,6 +2,8 @@
  * The operator page: the files esbuild wrote to dist/web (src/web/build.mjs), read once at start
  * and served from memory at / and /<file> with their content type and an ETag (304 on match).
  * Public: the page holds no data; its API calls and the live feed carry the token.
+ * The HTML goes out with a Content-Security-Policy allowing this origin only (the bundle carries
+ * uPlot and its CSS, no CDN), and no Referer, since the token may sit in the page's address.
  * Answers are synchronous (no onAborted needed, shared/STYLE.md).
  */
 import { createHash } from 'node:crypto'
@@ -20,6 +22,10 @@ const TYPES: Readonly<Record<string, string>> = {
 }
 
 interface WebFile { readonly body: Buffer, readonly type: string, readonly etag: string }
+
+/** connect-src 'self' covers the same-origin WebSocket (ws: and wss: match 'self' in CSP 3). */
+const PAGE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 /** dist/web next to dist/api (compiled), or the repository's dist/web when running from src/ (tsx). */
 export function webDir (): string | undefined {
@@ -48,6 +54,7 @@ export function mountWeb (app: Uws.TemplatedApp, dir = webDir()): string[] {
   const files = loadWebFiles(dir)
   const paths: string[] = []
   for (const [name, f] of files) {
+    const html = f.type.startsWith('text/html')
     const handler = (res: Uws.HttpResponse, req: Uws.HttpRequest): void => {
       const match = req.getHeader('if-none-match') === f.etag
       res.cork(() => {
@@ -56,7 +63,9 @@ export function mountWeb (app: Uws.TemplatedApp, dir = webDir()): string[] {
           return
         }
         res.writeStatus('200 OK').writeHeader('Content-Type', f.type).writeHeader('ETag', f.etag)
-          .writeHeader('Cache-Control', 'no-cache').writeHeader('X-Content-Type-Options', 'nosniff').end(f.body)
+          .writeHeader('Cache-Control', 'no-cache').writeHeader('X-Content-Type-Options', 'nosniff')
+        if (html) res.writeHeader('Content-Security-Policy', PAGE_CSP).writeHeader('Referrer-Policy', 'no-referrer')
+        res.end(f.body)
       })
     }
     app.get('/' + name, handler)
