@@ -127,6 +127,19 @@ describe('decodeBatch against hostile payloads', () => {
     const pool = new ParserPool(1, 4)
     after(async () => { await pool.close() })
 
+    it('fails the batch when its worker runs out of heap (the worker dies, not the process), then answers the next', async () => {
+      const small = new ParserPool(1, 4, 16)
+      try {
+        // 8 MB of [[],[],…] parses into ~115 MB of heap: far past this pool's 16 MB bound.
+        const huge = '[' + '[],'.repeat(2_800_000) + '[]]'
+        await assert.rejects(small.parse(pack([huge], 16_777_216)))
+        const out = await small.parse(pack([json(reading('W', 1))]))
+        assert.equal(out.rowMessage.length, 1)
+      } finally {
+        await small.destroy()
+      }
+    })
+
     it('fails the batch (a rejected task) when a worker cannot run it, and answers the next batch', async () => {
       const good = pack([json(reading('W', 1))])
       // A batch whose count asks the worker for impossible arrays: the task throws before any message.
