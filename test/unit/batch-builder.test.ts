@@ -114,6 +114,15 @@ describe('BatchBuilder', () => {
     assert.equal(batches[2]?.raw.count, 1)
   })
 
+  it('reads the longer reply layout of newer servers (domain and account hash)', () => {
+    const { b, batches } = builder()
+    b.add(payload(10), '$JS.ACK.hub.ACCHASH.S.C.3.55.54.1700000000000000000.9.rnd', 's')
+    b.flush()
+    assert.equal(batches[0]?.streamSeq[0], 55)
+    assert.equal(batches[0]?.maxDelivered, 3)
+    assert.equal(batches[0]?.pendingAfter, 9)
+  })
+
   it('does not loop on a truncated reply subject', () => {
     const { b, batches } = builder()
     b.add(payload(10), '$JS.ACK.S.C.12', 's')

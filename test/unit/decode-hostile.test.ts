@@ -5,9 +5,10 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { after, describe, it } from 'node:test'
+import fc from 'fast-check'
 import type { ParsedBatch, RawBatch } from '../../src/contracts.js'
 import { decodeBatch } from '../../src/parse/decode-batch.js'
-import { MAX_DEPTH } from '../../src/parse/inspect-value.js'
+import { MAX_DEPTH, inspectValue } from '../../src/parse/inspect-value.js'
 import { ParserPool } from '../../src/parse/parser-pool.js'
 import { json, pack, reading } from '../helpers/payloads.js'
 
@@ -99,7 +100,8 @@ describe('decodeBatch against hostile payloads', () => {
       },
     })
     try {
-      const out = decodeBatch(pack([json(reading('A', 1)), json(reading('BOOM', 2)), json(reading('A', 3))]))
+      // An escape in the id makes the decoder walk the message's strings.
+      const out = decodeBatch(pack([json(reading('A', 1)), json(reading('BOOM', 2)).replace('"BOOM"', '"BOOM\\u0041"'), json(reading('A', 3))]))
       assert.deepEqual([0, 1, 2].map((i) => outcome(out, i)), ['row', 'decode_failed', 'row'])
       assert.match(out.rejections[0]?.detail ?? '', /simulated decoder bug/)
       assert.equal(out.rowEnds.at(-1), out.copy.byteLength, 'no stray tuple in the COPY data')
@@ -109,9 +111,34 @@ describe('decodeBatch against hostile payloads', () => {
     }
   })
 
+  it('skips the walk only for bytes where it cannot find anything (no escape, no nesting)', () => {
+    const text = fc.oneof(
+      fc.jsonValue({ maxDepth: 40 }).map((v) => JSON.stringify(v) ?? 'null'),
+      fc.string({ unit: 'binary', maxLength: 30 }).map((v) => JSON.stringify({ machine_id: v, note: [v] })),
+      fc.string({ unit: 'binary', maxLength: 30 }).map((v) => JSON.stringify(v))
+    )
+    fc.assert(fc.property(text, (t) => {
+      if (inspectValue(JSON.parse(t)) === null) return
+      assert.ok(t.includes('\\') || t.includes('[') || t.indexOf('{', 1) !== -1, `walk needed for ${t}`)
+    }), { numRuns: 2_000 })
+  })
+
   describe('inside a parser worker', () => {
     const pool = new ParserPool(1, 4)
     after(async () => { await pool.close() })
+
+    it('fails the batch when its worker runs out of heap (the worker dies, not the process), then answers the next', async () => {
+      const small = new ParserPool(1, 4, 16)
+      try {
+        // 8 MB of [[],[],…] parses into ~115 MB of heap: far past this pool's 16 MB bound.
+        const huge = '[' + '[],'.repeat(2_800_000) + '[]]'
+        await assert.rejects(small.parse(pack([huge], 16_777_216)))
+        const out = await small.parse(pack([json(reading('W', 1))]))
+        assert.equal(out.rowMessage.length, 1)
+      } finally {
+        await small.destroy()
+      }
+    })
 
     it('fails the batch (a rejected task) when a worker cannot run it, and answers the next batch', async () => {
       const good = pack([json(reading('W', 1))])
