@@ -72,8 +72,8 @@ parts AS (
   UNION ALL
   SELECT machine_id, 'no_data', NULL, GREATEST(t0 + w.gap, w.ws), LEAST(t1, w.we) FROM seg, w
   UNION ALL
-  SELECT i.machine_id, 'no_data', NULL, w.ws,
-    LEAST(COALESCE((SELECT min(t0) FROM seg WHERE seg.machine_id = i.machine_id), w.we), w.we) FROM ids i, w
+  SELECT i.machine_id, 'no_data', NULL, w.ws, LEAST(COALESCE(f.t0, w.we), w.we)
+  FROM ids i CROSS JOIN w LEFT JOIN (SELECT machine_id, min(t0) AS t0 FROM seg GROUP BY machine_id) f ON f.machine_id = i.machine_id
 )`
 
 const STATES = `
