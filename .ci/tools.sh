@@ -3,6 +3,7 @@
 # safe to run repeatedly.
 #   docker-compose   validates docker/compose.yml (`docker-compose config`); no Docker engine is needed
 #   chromium         drives the operator-page test (test/e2e) through playwright-core
+#   mosquitto_pub    a real MQTT client for the MQTT test (test/integration/mqtt.test.ts)
 set -euo pipefail
 
 apt_updated=0
@@ -29,4 +30,12 @@ if [ -x /usr/bin/chromium ]; then
 else
   apt_install chromium
   [ -x /usr/bin/chromium ] && echo "tools: installed chromium"
+fi
+
+# Issue 12: MQTT devices are tested with a client no one here wrote (Debian's mosquitto-clients).
+if command -v mosquitto_pub >/dev/null; then
+  echo "tools: mosquitto_pub present"
+else
+  apt_install mosquitto-clients
+  command -v mosquitto_pub >/dev/null && echo "tools: installed mosquitto-clients"
 fi

@@ -33,6 +33,7 @@ import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
 import { bucketQuery } from './store/buckets.js'
 import { withCagg } from './store/cagg-buckets.js'
+import { ShiftCalendar } from './time/shift-calendar.js'
 
 const LEDGER_PRUNE_EVERY_MS = 30_000
 
@@ -119,6 +120,13 @@ export class Service {
         : undefined),
       live: liveFeed,
       fleet: { runningStates: cfg.fleet.running_states, staleAfterSeconds: cfg.fleet.stale_after_seconds, maxGapSeconds: cfg.fleet.max_gap_seconds },
+      plant: {
+        calendar: new ShiftCalendar(cfg.plant),
+        runningStates: cfg.fleet.running_states,
+        maxGapSeconds: cfg.fleet.max_gap_seconds,
+        microStopSeconds: cfg.plant.micro_stop_seconds,
+        offlineAfterSeconds: cfg.plant.offline_after_seconds === 0 ? cfg.fleet.max_gap_seconds : cfg.plant.offline_after_seconds,
+      },
     })
     await this.#server.start()
 

@@ -6,6 +6,7 @@
 import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines.js'
 import { DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT } from './rejected.js'
+import { plantPaths, plantSchemas } from './openapi-plant.js'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const json = (schema: unknown) => ({ 'application/json': { schema } })
@@ -154,6 +155,8 @@ export const openApiDocument = {
           },
         },
       },
+      // Issue 12: plant-floor answers (openapi-plant.ts).
+      ...plantSchemas,
       RejectedPage: {
         type: 'object',
         required: ['limit', 'count', 'has_more', 'next_cursor', 'data'],
@@ -273,6 +276,8 @@ export const openApiDocument = {
         responses: { 200: ok('Fleet', ref('FleetLatest')), 401: E401, 500: E500, 503: E503 },
       },
     },
+    // Issue 12: plant-floor answers (openapi-plant.ts).
+    ...plantPaths,
     '/api/v1/machines/{id}/states': {
       get: {
         summary: 'Seconds per machine_state over a window, and utilization (share of time in fleet.running_states)',

@@ -22,6 +22,9 @@ import { loadNativeUws, type Uws } from './uws.js'
 import { fleetRoutes, type FleetOptions } from './fleet.js'
 import type { LiveFeed } from './live-feed.js'
 import { mountWeb } from './static.js'
+// Plant-floor answers (issue 12).
+import { availabilityRoutes, type PlantOptions } from './availability.js'
+import { eventRoutes } from './events.js'
 
 /** uWS ListenOptions value (the native module exports it; the typings only as an enum type). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
@@ -55,6 +58,8 @@ export interface ServerDeps {
   readonly fleet?: FleetOptions
   /** Issue 7: the WebSocket feed at /api/v1/live (absent = not mounted). */
   readonly live?: LiveFeed
+  /** Issue 12: availability by shift and machine events (absent = not mounted). */
+  readonly plant?: PlantOptions
 }
 
 export class ApiServer {
@@ -87,6 +92,8 @@ export class ApiServer {
       ...readingRoutes(store, metrics),
       ...rejectedRoutes(store),
       ...(this.#deps.fleet === undefined ? [] : fleetRoutes(store, metrics, this.#deps.fleet)),
+      ...(this.#deps.plant === undefined ? [] : availabilityRoutes(store, metrics, this.#deps.plant)),
+      ...(this.#deps.plant === undefined ? [] : eventRoutes(store, metrics, this.#deps.plant.offlineAfterSeconds)),
     ]
     const app = this.#uws.App()
     const token = tokenCheck(this.#deps.authToken)

@@ -9,6 +9,8 @@ import { Ajv } from 'ajv'
 import { parse as parseYaml } from 'yaml'
 import { isLoopbackHost } from '../api/auth.js'
 import { configSchema, type Config } from './schema.js'
+import { CalendarError, ShiftCalendar } from '../time/shift-calendar.js'
+import { isTimeZone } from '../time/zoned.js'
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../configs/config.yaml', import.meta.url))
 
@@ -66,6 +68,10 @@ function coerce (raw: string, prop: PropSchema): Json {
     case 'boolean':
       return text === 'true' ? true : text === 'false' ? false : raw
     case 'array':
+      // Arrays of objects (plant.shifts, plant.overrides) come as JSON.
+      if (text.startsWith('[')) {
+        try { return JSON.parse(text) as Json } catch { return raw }
+      }
       return text === '' ? [] : text.split(',').map((part) => coerce(part, { type: 'number' }))
     default:
       return raw
@@ -141,6 +147,13 @@ function checkRelations (c: Config, sources: Map<string, string>, file: string):
   }
   if (c.nats.max_deliver <= c.nats.backoff_ms.length) {
     fail('nats.max_deliver', `must be greater than the number of nats.backoff_ms delays (${c.nats.backoff_ms.length})`)
+  }
+  if (!isTimeZone(c.plant.time_zone)) fail('plant.time_zone', `${JSON.stringify(c.plant.time_zone)} is not a time zone this Node knows (IANA names, e.g. Europe/Berlin)`)
+  try {
+    new ShiftCalendar(c.plant) // eslint-disable-line no-new
+  } catch (err) {
+    if (!(err instanceof CalendarError)) throw err
+    throw new ConfigError(`config: ${err.key}: ${err.message} (from ${sources.get(err.key.split('.').slice(0, 2).join('.')) ?? file})`)
   }
   if (c.http.auth_token === '' && !c.http.allow_unauthenticated && !isLoopbackHost(c.http.host)) {
     fail('http.host', `${c.http.host} is not a loopback address: set http.auth_token, or http.allow_unauthenticated: true to serve without auth`)

@@ -1,3 +1,5 @@
+import type { ShiftConfig } from '../time/shift-calendar.js'
+
 /**
  * The one configuration schema. Defaults live here and nowhere else; `configs/config.yaml`
  * and `CNC_SECTION_KEY` environment variables override them, and ajv validates the result
@@ -112,6 +114,19 @@ export interface Config {
     /** Unreachable dependencies are retried with backoff for this long; 0 = one attempt. */
     readonly wait_ms: number
   }
+  /** Plant calendar and plant-floor answers (issue 12): availability by shift, downtime events. */
+  readonly plant: {
+    /** IANA time zone the shifts are written in, e.g. Europe/Berlin. */
+    readonly time_zone: string
+    /** Weekly shifts; an end not after the start ends the next day. */
+    readonly shifts: readonly ShiftConfig[]
+    /** Dates whose shifts replace the weekly ones ([] = no planned time that day). */
+    readonly overrides: ReadonlyArray<{ readonly date: string, readonly shifts: readonly ShiftConfig[] }>
+    /** A stop shorter than this, ended by running again, is a micro stop. */
+    readonly micro_stop_seconds: number
+    /** Silence after which a machine is offline; 0 = fleet.max_gap_seconds. */
+    readonly offline_after_seconds: number
+  }
 }
 
 const int = (minimum: number, maximum: number, dflt: number) =>
@@ -125,6 +140,20 @@ export const INTERVAL_PATTERN = '^[1-9][0-9]{0,5} (second|minute|hour|day|week)s
 const interval = { type: 'string', pattern: INTERVAL_PATTERN } as const
 /** An interval, or `off` / empty to disable the policy. */
 const intervalOrOff = { type: 'string', pattern: '^(off|)$|' + INTERVAL_PATTERN } as const
+
+const clock = { type: 'string', pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$' } as const
+const shiftProps = {
+  name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,32}$' },
+  start: clock,
+  end: clock,
+  breaks: {
+    type: 'array',
+    maxItems: 16,
+    default: [],
+    items: { type: 'object', additionalProperties: false, required: ['start', 'end'], properties: { start: clock, end: clock } },
+  },
+} as const
+const weekday = { enum: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] } as const
 
 export const configSchema = {
   type: 'object',
@@ -256,6 +285,45 @@ export const configSchema = {
       default: {},
       properties: {
         wait_ms: int(0, 3_600_000, 60_000),
+      },
+    },
+    plant: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        time_zone: { type: 'string', minLength: 1, maxLength: 64, default: 'UTC' },
+        shifts: {
+          type: 'array',
+          maxItems: 64,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'start', 'end'],
+            properties: { ...shiftProps, days: { type: 'array', items: weekday, minItems: 1, maxItems: 7, uniqueItems: true } },
+          },
+          default: [{ name: 'day', start: '00:00', end: '24:00' }],
+        },
+        overrides: {
+          type: 'array',
+          maxItems: 1000,
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['date', 'shifts'],
+            properties: {
+              date: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' },
+              shifts: {
+                type: 'array',
+                maxItems: 16,
+                items: { type: 'object', additionalProperties: false, required: ['name', 'start', 'end'], properties: shiftProps },
+              },
+            },
+          },
+        },
+        micro_stop_seconds: int(1, 86_400, 120),
+        offline_after_seconds: int(0, 2_678_400, 0),
       },
     },
   },

@@ -13,13 +13,16 @@ import type { ReadingRow } from './readings.js'
 /** [machine_id, ...ReadingRow, age_seconds] */
 export type FleetRow = [string, ...ReadingRow, number]
 
-const FLEET_LATEST = `
-WITH RECURSIVE ids AS (
+/** CTE `ids(machine_id)`: every machine with readings, one index probe each (NULL-terminated; needs WITH RECURSIVE). */
+export const ALL_MACHINE_IDS = `ids AS (
   (SELECT machine_id FROM sensor_data ORDER BY machine_id LIMIT 1)
   UNION ALL
   SELECT (SELECT s.machine_id FROM sensor_data s WHERE s.machine_id > ids.machine_id ORDER BY s.machine_id LIMIT 1)
   FROM ids WHERE ids.machine_id IS NOT NULL
-)
+)`
+
+const FLEET_LATEST = `
+WITH RECURSIVE ${ALL_MACHINE_IDS}
 SELECT ids.machine_id, ${isoUtc('l.time')}, l.temperature, l.spindle_speed, l.x_pos_mm, l.y_pos_mm, l.z_pos_mm,
   l.feed_rate_actual, l.spindle_load_percent, l.machine_state, l.active_program_line, l.total_power_kw,
   extract(epoch FROM now() - l.time)::float8
@@ -45,30 +48,41 @@ export async function fleetLatest (db: pg.Pool): Promise<FleetRow[]> {
  * holds until the window end. A state holds at most max_gap seconds: the rest of a longer gap,
  * and the time before the first reading known, is counted as no data (state_kind 'no_data').
  * State null: readings without a machine_state. Utilization = running seconds / window seconds.
+ *
+ * STATE_PARTS is the one statement of these semantics (store/availability.ts reuses it): over CTEs
+ * `w(ws, we, gap)` and `ids(machine_id)` it yields `parts(machine_id, kind, state, a, b)`, spans
+ * [a, b) that tile [ws, we) per machine (spans with b <= a are empty and to be skipped).
  */
+export const STATE_PARTS = `
+pts AS (
+  SELECT i.machine_id, l.time, l.machine_state FROM ids i CROSS JOIN w CROSS JOIN LATERAL (
+    SELECT s.time, s.machine_state FROM sensor_data s
+    WHERE s.machine_id = i.machine_id AND s.time <= w.ws ORDER BY s.time DESC LIMIT 1) l
+  UNION ALL
+  SELECT s.machine_id, s.time, s.machine_state FROM ids i JOIN sensor_data s ON s.machine_id = i.machine_id, w
+    WHERE s.time > w.ws AND s.time < w.we
+),
+seg AS (
+  SELECT machine_id, machine_state AS state, time AS t0,
+    COALESCE(LEAD(time) OVER (PARTITION BY machine_id ORDER BY time, machine_state), w.we) AS t1
+  FROM pts, w
+),
+parts AS (
+  SELECT machine_id, 'state' AS kind, state, GREATEST(t0, w.ws) AS a, LEAST(t1, t0 + w.gap, w.we) AS b FROM seg, w
+  UNION ALL
+  SELECT machine_id, 'no_data', NULL, GREATEST(t0 + w.gap, w.ws), LEAST(t1, w.we) FROM seg, w
+  UNION ALL
+  SELECT i.machine_id, 'no_data', NULL, w.ws, LEAST(COALESCE(f.t0, w.we), w.we)
+  FROM ids i CROSS JOIN w LEFT JOIN (SELECT machine_id, min(t0) AS t0 FROM seg GROUP BY machine_id) f ON f.machine_id = i.machine_id
+)`
+
 const STATES = `
 WITH w AS (
   SELECT $2::timestamptz AS ws, GREATEST($2::timestamptz, LEAST($3::timestamptz, now())) AS we,
          make_interval(secs => $4::float8) AS gap
 ),
-pts AS (
-  (SELECT s.time, s.machine_state FROM sensor_data s, w
-    WHERE s.machine_id = $1 AND s.time <= w.ws ORDER BY s.time DESC LIMIT 1)
-  UNION ALL
-  SELECT s.time, s.machine_state FROM sensor_data s, w
-    WHERE s.machine_id = $1 AND s.time > w.ws AND s.time < w.we
-),
-seg AS (
-  SELECT machine_state AS state, time AS t0, COALESCE(LEAD(time) OVER (ORDER BY time, machine_state), w.we) AS t1
-  FROM pts, w
-),
-parts AS (
-  SELECT 'state' AS kind, state, GREATEST(t0, w.ws) AS a, LEAST(t1, t0 + w.gap, w.we) AS b FROM seg, w
-  UNION ALL
-  SELECT 'no_data', NULL, GREATEST(t0 + w.gap, w.ws), LEAST(t1, w.we) FROM seg, w
-  UNION ALL
-  SELECT 'no_data', NULL, w.ws, LEAST(COALESCE((SELECT min(t0) FROM seg), w.we), w.we) FROM w
-),
+ids AS (SELECT $1::text AS machine_id),
+${STATE_PARTS},
 per_state AS (
   SELECT kind, state, sum(extract(epoch FROM b - a))::float8 AS seconds,
          (kind = 'state' AND state = ANY($5::text[])) AS running
