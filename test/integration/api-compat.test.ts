@@ -140,9 +140,11 @@ describe('a client of the original API', () => {
   })
 
   it('every page is bounded inside a group of equal timestamps, identical rows included', async () => {
-    // 700 rows at one instant: 400 distinct, 300 identical copies of one reading; 5 rows around them.
+    // 700 rows at one instant: 400 distinct, 300 in a few sets of identical copies (states that sort differently
+    // in byte order and in a locale, and NULL); 5 rows around them.
     await t.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, machine_state, active_program_line)
-      SELECT '2025-07-13T10:00:00.5Z', 'GRP', 20, 1000, CASE WHEN g % 3 = 0 THEN NULL ELSE 'S' || (g % 7) END, CASE WHEN g <= 400 THEN g ELSE 0 END
+      SELECT '2025-07-13T10:00:00.5Z', 'GRP', 20, 1000, CASE g % 4 WHEN 0 THEN NULL WHEN 1 THEN 'a' || (g % 5) WHEN 2 THEN 'B' || (g % 5) ELSE 'ü' END,
+        CASE WHEN g <= 400 THEN g ELSE 0 END
       FROM generate_series(1, 700) g`)
     await t.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, active_program_line)
       SELECT '2025-07-13T10:00:00Z'::timestamptz + g * interval '0.25 second', 'GRP', 20, 1000, 1000 + g FROM generate_series(0, 4) g`)
