@@ -188,7 +188,7 @@ export class Exchange {
    * resolved it returns true (observed: the stream stalled after ~4 MB). Memory per request: one
    * chunk being serialized plus what uWS buffered.
    */
-  stream (chunks: Iterator<string>): Promise<void> {
+  stream (chunks: Iterator<string>, headers: Readonly<Record<string, string>> = {}): Promise<void> {
     if (this.#aborted || this.#done) return Promise.resolve()
     this.#done = true
     const res = this.#res
@@ -219,6 +219,7 @@ export class Exchange {
       }
       res.cork(() => {
         res.writeStatus(STATUS_TEXT[200] as string).writeHeader('Content-Type', JSON_TYPE)
+        for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v)
         if (!pump()) res.onWritable(() => pump())
       })
     })

@@ -61,8 +61,8 @@ describe('machines, rejected, health and errors', () => {
       assert.equal(r.json<ErrorBody>().error.code, 'not_found')
       assert.equal(r.headers.get('content-type'), 'application/json')
     }
-    for (const [method, path, allow] of [['DELETE', '/api/v1/machines', 'GET, POST'], ['PUT', '/api/v1/machines/x', 'GET'],
-      ['POST', '/api/v1/machines/x/data', 'GET'], ['PATCH', '/readyz', 'GET'], ['POST', '/metrics', 'GET']] as const) {
+    for (const [method, path, allow] of [['DELETE', '/api/v1/machines', 'GET, HEAD, POST'], ['PUT', '/api/v1/machines/x', 'GET, HEAD'],
+      ['POST', '/api/v1/machines/x/data', 'GET, HEAD'], ['PATCH', '/readyz', 'GET, HEAD'], ['POST', '/metrics', 'GET, HEAD']] as const) {
       const r = await c.request(method, path)
       assert.equal(r.status, 405, `${method} ${path}`)
       assert.equal(r.headers.get('allow'), allow)
@@ -101,8 +101,10 @@ describe('machines, rejected, health and errors', () => {
     }
     assert.equal((await c.post('/api/v1/machines', '{"id": "X",')).json<ErrorBody>().error.code, 'invalid_json')
     assert.equal((await c.post('/api/v1/machines', '')).status, 400)
-    assert.equal((await c.post('/api/v1/machines', 'id=X', 'application/x-www-form-urlencoded')).status, 415)
-    assert.equal((await c.request('POST', '/api/v1/machines', { body: '{}' })).status, 415, 'no content type')
+    assert.equal((await c.post('/api/v1/machines', 'id=X', 'application/x-www-form-urlencoded')).json<ErrorBody>().error.code, 'invalid_json', 'curl -d: read as JSON')
+    assert.equal((await c.post('/api/v1/machines', '{}', 'application/xml')).status, 415)
+    assert.equal((await c.post('/api/v1/machines', '{}', 'multipart/form-data; boundary=x')).status, 415)
+    assert.equal((await c.request('POST', '/api/v1/machines', { body: '{}', headers: { origin: 'http://evil.example' } })).status, 415, 'a browser, cross-site without preflight')
     assert.equal((await c.post('/api/v1/machines', { id: 'OK-1', name: 'n', location: 'l' }, 'application/json; charset=utf-8')).status, 201)
     const big = await c.post('/api/v1/machines', JSON.stringify({ id: 'BIG', name: 'x'.repeat(70_000), location: 'l' }))
     assert.equal(big.status, 413)
