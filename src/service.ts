@@ -285,8 +285,8 @@ export class Service {
     await this.#source?.stop()
     // Batches the source handed on last pass the identity gate (a few ms), then the pipeline drains;
     // the advisory listener runs until the pipeline has closed (its last naks can reach max_deliver).
-    await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))
-    const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
+    const gated = (await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))) ?? true
+    const drained = ((await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true) && gated
     await this.#maxDeliveries?.close(Math.max(1_000, deadline - Date.now()))
     await this.#parser?.close()
     this.#server?.close()
