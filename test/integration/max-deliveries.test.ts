@@ -46,8 +46,13 @@ describe('messages JetStream gives up on (max_deliver)', () => {
   const advise = (seq: number, nc: NatsConnection = t.nc) => nc.publish(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${t.stream}.${t.consumer}`,
     JSON.stringify({ type: 'io.nats.jetstream.advisory.v1.max_deliver', stream: t.stream, consumer: t.consumer, stream_seq: seq, deliveries: 50, timestamp: new Date().toISOString() }))
   const letters = async (seq: number) => Number((await pool.query('SELECT count(*) AS n FROM rejected_messages WHERE stream_seq = $1', [seq])).rows[0].n)
-  /** Waits until both listeners have nothing queued (every advisory published so far handled). */
+  /**
+   * Waits until both listeners have nothing queued (every advisory published so far handled). A flush
+   * is a round trip: once a connection's flush returns, the server has routed what it published, and
+   * what the server routed to a connection reaches it before the answer to its own later flush.
+   */
   const settled = async () => {
+    await nc2.flush()
     await t.nc.flush()
     await nc2.flush()
     await waitFor('both listeners idle', () => listener.queued === 0 && listener2.queued === 0)
