@@ -261,7 +261,8 @@ export class Service {
         if (Date.now() - startedAt < minAgeMs) return
         const jsm = this.#jsm
         const pool = this.#ingestPool
-        if (jsm === undefined || pool === undefined) return
+        // While the stream or consumer is being replaced, the floor may belong to another stream.
+        if (jsm === undefined || pool === undefined || this.#identity?.problem != null) return
         const key = streamKey()
         const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
         // The floor belongs to the stream identity read before it was asked for; else skip this round.
