@@ -80,4 +80,40 @@ describe('stream identity gate', () => {
       assert.equal(await id.close(1_000), true)
     }
   })
+
+  it('reports the consumer missing until it could be recreated, then starts it after what is settled', async () => {
+    const cfg = t.config()
+    const key = await ensureStream(t.jsm, t.stream, silentLog)
+    await ensureConsumer(t.jsm, cfg, silentLog)
+    let ledgerAnswers = false
+    const id = new StreamIdentity({
+      jsm: t.jsm,
+      config: cfg,
+      initialKey: key,
+      pipelineIdle: () => true,
+      handOn: () => {},
+      nak: () => {},
+      keepAlive: () => {},
+      consumerBack: () => {},
+      // The database is away at first: the consumer cannot be recreated at the right place yet.
+      settledThrough: async (_key, after) => {
+        if (!ledgerAnswers) throw new Error('database unavailable')
+        return after + 41
+      },
+      log: silentLog,
+    })
+    id.start()
+    try {
+      await t.jsm.consumers.delete(t.stream, t.consumer)
+      id.suspect()
+      await waitFor('the consumer reported missing', () => id.problem === 'missing')
+      await assert.rejects(t.consumerInfo(), 'not recreated from the first message meanwhile')
+      ledgerAnswers = true
+      await waitFor('ready again', () => id.problem === null, 30_000)
+      const ci = await t.consumerInfo()
+      assert.equal(ci.config.opt_start_seq, 42)
+    } finally {
+      await id.close(1_000)
+    }
+  })
 })
