@@ -103,6 +103,10 @@ export class StreamIdentity {
 
   /** The source's batch callback. */
   readonly admit = (batch: IngestBatch): void => {
+    if (this.#closed) {
+      this.#o.nak(batch.replies)
+      return
+    }
     this.#held.push({ batch, needs: this.#started + 1, lastSignal: Date.now() })
     this.#check()
   }
