@@ -24,7 +24,7 @@ import { Pipeline } from './pipeline.js'
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeDatabase, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
-import { committedThrough, pruneLedger } from './write/ledger.js'
+import { committedThrough, pruneLedger, pruneOldIdentities } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
 import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
@@ -267,7 +267,7 @@ export class Service {
         const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
         // The floor belongs to the stream identity read before it was asked for; else skip this round.
         if (key !== streamKey()) return
-        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs)
+        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs) + await pruneOldIdentities(pool, this.config.nats.stream, key, minAgeMs)
         if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
       })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
     }, LEDGER_PRUNE_EVERY_MS)
