@@ -17,7 +17,7 @@ const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, m
 
 const E400 = error('A parameter or the body is invalid; the message names it')
 const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
-const E503 = error('The database is unavailable or the query timed out (never carries database text)')
+const E503 = error('The database is unavailable (database_unavailable), the query timed out (query_timeout), or every API database connection stayed busy for http.db_wait_ms (api_busy, with Retry-After); never carries database text')
 const E500 = error('Internal error (never carries database text)')
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
@@ -47,7 +47,9 @@ export const openApiDocument = {
     description: 'Queries over CNC telemetry stored by cnc-monitor. Errors: {"error":{"code","message"}}. ' +
       'With http.auth_token set, /api/* and /metrics need `Authorization: Bearer <token>`. ' +
       'Unknown paths answer 404 and known paths with another method 405 with an Allow header. ' +
-      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed").',
+      'Without http.auth_token, /api/* and /metrics answer 403 host_not_allowed unless Host is a loopback name, http.host or in http.allowed_hosts (DNS rebinding). ' +
+      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed"); ' +
+      'an upgrade whose Origin is neither the same origin nor in http.allowed_origins answers 403 origin_not_allowed.',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },

@@ -14,7 +14,9 @@ interface Reading {
   spindle_load_percent: number | null
   machine_state: string | null
 }
-interface FleetPage { stale_after_seconds: number, data: Reading[] }
+interface FleetPage { stale_after_seconds: number, next_cursor: string | null, data: Reading[] }
+/** fleet/latest pages the page loads at most (5,000 machines each). */
+const MAX_FLEET_PAGES = 4
 interface Bucket { bucket: string, temperature: number | null, spindle_load_percent: number | null, spindle_speed: number | null }
 
 const CHART_SPAN_MS = 10 * 60_000
@@ -91,9 +93,13 @@ function age (e: Entry, now: number): void {
 
 async function loadFleet (): Promise<void> {
   try {
-    const page = await api<FleetPage>('/api/v1/fleet/latest')
-    staleAfterSeconds = page.stale_after_seconds
-    for (const r of page.data) show(r, false)
+    let cursor: string | null = null
+    for (let n = 0; n < MAX_FLEET_PAGES && (n === 0 || cursor !== null); n++) {
+      const page: FleetPage = await api<FleetPage>('/api/v1/fleet/latest?limit=5000' + (cursor === null ? '' : '&cursor=' + cursor))
+      staleAfterSeconds = page.stale_after_seconds
+      for (const r of page.data) show(r, false)
+      cursor = page.next_cursor
+    }
     $('fleet-error').hidden = true
   } catch (err) {
     $('fleet-error').textContent = `fleet: ${(err as Error).message}`
