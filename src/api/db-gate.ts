@@ -60,7 +60,7 @@ export class DbGate {
     const query = async (...args: unknown[]): Promise<unknown> => {
       const release = await this.acquire(this.context.getStore() ?? { heavy: false, onAbort: () => {} })
       try {
-        return await (pool.query as (...a: unknown[]) => Promise<unknown>)(...args)
+        return await (Reflect.apply(pool.query, pool, args) as Promise<unknown>)
       } finally {
         release()
       }
