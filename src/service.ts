@@ -108,10 +108,15 @@ export class Service {
       host: cfg.http.host,
       port: cfg.http.port,
       authToken: cfg.http.auth_token,
+      allowedHosts: cfg.http.allowed_hosts,
+      allowedOrigins: cfg.http.allowed_origins,
+      dbSlots: cfg.database.api_pool_size,
+      dbWaitMs: cfg.http.db_wait_ms,
       registry: this.metrics.registry,
       readiness: {
         check: () => this.#readiness(),
         details: () => ({ database_mode: this.#features?.edition ?? 'unknown', pipeline: this.#pipeline?.state ?? 'starting' }),
+        now: () => this.#state === 'running' ? null : { service: this.#state },
       },
       log: log.child({ stage: 'api' }),
       // The API's own pool (statement_timeout) and the bucket query of the detected mode.

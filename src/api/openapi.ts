@@ -5,7 +5,8 @@
  */
 import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines.js'
 import { COUNT_HEADER, DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
-import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT } from './rejected.js'
+import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
+import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
@@ -17,7 +18,7 @@ const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, m
 
 const E400 = error('A parameter or the body is invalid; the message names it')
 const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
-const E503 = error('The database is unavailable or the query timed out (never carries database text)')
+const E503 = error('The database is unavailable (database_unavailable), the query timed out (query_timeout), or every API database connection stayed busy for http.db_wait_ms (api_busy, with Retry-After); never carries database text')
 const E500 = error('Internal error (never carries database text)')
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
@@ -80,7 +81,9 @@ export const openApiDocument = withHead({
       'With http.auth_token set, /api/* and /metrics need `Authorization: Bearer <token>`. ' +
       'Unknown paths answer 404 and known paths with another method 405 with an Allow header. ' +
       'HEAD answers on every GET operation with the headers GET would send (Content-Length included) and no body. ' +
-      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed").',
+            'Without http.auth_token, /api/* and /metrics answer 403 host_not_allowed unless Host is a loopback name, http.host or in http.allowed_hosts (DNS rebinding). ' +
+      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed"); ' +
+      'an upgrade whose Origin is neither the same origin nor in http.allowed_origins answers 403 origin_not_allowed.',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -146,14 +149,17 @@ export const openApiDocument = withHead({
       // Issue 7: fleet reads.
       FleetLatest: {
         type: 'object',
-        required: ['as_of', 'stale_after_seconds', 'count', 'data'],
+        required: ['as_of', 'stale_after_seconds', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
         properties: {
           as_of: ts,
           stale_after_seconds: { type: 'integer', description: 'fleet.stale_after_seconds' },
-          count: { type: 'integer' },
+          limit: { type: 'integer' },
+          count: { type: 'integer', description: 'Machines in this page' },
+          has_more: { type: 'boolean' },
+          next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page (opaque)' },
           data: {
             type: 'array',
-            description: 'The newest reading of every machine that has readings, ordered by machine_id',
+            description: 'The newest reading of each machine of the page, ordered by machine_id',
             items: {
               type: 'object',
               required: [...Object.keys(readingFields), 'age_seconds', 'stale'],
@@ -202,7 +208,7 @@ export const openApiDocument = withHead({
             type: 'array',
             items: {
               type: 'object',
-              required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_encoding', 'payload'],
+              required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_truncated', 'payload_encoding', 'payload_preview'],
               properties: {
                 id: { type: 'integer' },
                 received_at: ts,
@@ -210,11 +216,28 @@ export const openApiDocument = withHead({
                 stream_seq: { type: ['integer', 'null'] },
                 reason: { type: 'string' },
                 detail: { type: 'string' },
+                payload_bytes: { type: 'integer', description: 'Size of the stored payload' },
+                payload_truncated: { type: 'boolean', description: `true when the payload is longer than the preview (${PREVIEW_BYTES} bytes); GET /api/v1/rejected/{id} has all of it` },
                 payload_encoding: { enum: ['utf8', 'base64'] },
-                payload: { type: 'string' },
+                payload_preview: { type: 'string', description: `The first ${PREVIEW_BYTES} bytes (as text: up to the last whole character)` },
               },
             },
           },
+        },
+      },
+      RejectedMessage: {
+        type: 'object',
+        required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_encoding', 'payload'],
+        properties: {
+          id: { type: 'integer' },
+          received_at: ts,
+          subject: { type: 'string' },
+          stream_seq: { type: ['integer', 'null'] },
+          reason: { type: 'string' },
+          detail: { type: 'string' },
+          payload_bytes: { type: 'integer' },
+          payload_encoding: { enum: ['utf8', 'base64'] },
+          payload: { type: 'string', description: 'The whole stored payload' },
         },
       },
     },
@@ -311,7 +334,7 @@ export const openApiDocument = withHead({
     },
     '/api/v1/rejected': {
       get: {
-        summary: 'Dead-lettered messages, newest first',
+        summary: 'Dead-lettered messages, newest first, with a bounded payload preview and the payload size',
         parameters: [
           q('limit', { type: 'integer', minimum: 1, maximum: MAX_REJECTED_LIMIT, default: DEFAULT_REJECTED_LIMIT }, 'Rows per page'),
           q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
@@ -319,11 +342,22 @@ export const openApiDocument = withHead({
         responses: { 200: ok('A page of dead letters', ref('RejectedPage')), 400: E400, 401: E401, 500: E500, 503: E503 },
       },
     },
+    '/api/v1/rejected/{id}': {
+      get: {
+        summary: 'One dead letter with its whole payload',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
+        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: error('No dead letter with this id'), 500: E500, 503: E503 },
+      },
+    },
     // Issue 7: fleet reads.
     '/api/v1/fleet/latest': {
       get: {
-        summary: 'The newest reading of every machine (one loose index scan), with its age and a stale flag',
-        responses: { 200: ok('Fleet', ref('FleetLatest')), 401: E401, 500: E500, 503: E503 },
+        summary: 'The newest reading of each machine (a loose index scan), with its age and a stale flag, in pages by machine id',
+        parameters: [
+          q('limit', { type: 'integer', minimum: 1, maximum: MAX_FLEET_LIMIT, default: DEFAULT_FLEET_LIMIT }, 'Machines per page'),
+          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
+        ],
+        responses: { 200: ok('Fleet', ref('FleetLatest')), 400: E400, 401: E401, 500: E500, 503: E503 },
       },
     },
     // Issue 12: plant-floor answers (openapi-plant.ts).
