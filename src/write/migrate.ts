@@ -44,8 +44,8 @@ export function listMigrations (features: DbFeatures): Migration[] {
   if (features.hypertable) all.push(...pick(SQL_DIR + 'timescale/', 'timescale/'))
   if (features.compression && features.caggs) all.push(...pick(SQL_DIR + 'timescale/community/', 'timescale/community/'))
   // Issue 15: plain PostgreSQL's time index; sensor_data_1m as a plain view where there is no continuous aggregate.
-  if (!features.hypertable) all.push(...pick(SQL_DIR + 'postgres/', 'postgres/'))
   if (!features.caggs) all.push(...pick(SQL_DIR + 'no-cagg/', 'no-cagg/'))
+  if (!features.hypertable) all.push(...pick(SQL_DIR + 'postgres/', 'postgres/'))
   return all
 }
 

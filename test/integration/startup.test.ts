@@ -72,6 +72,20 @@ describe('start-up refused', () => {
     assert.match(String(fatal.msg), new RegExp(`127\\.0\\.0\\.1:${port}.*address in use`))
   })
 
+  it('a second instance on the same port stops with that line (uWS would share the port by default)', async () => {
+    // The first instance listens, then waits for a PostgreSQL that never answers: it holds the port.
+    const first = new MainProc(['--config', CONFIG], { CNC_HTTP_PORT: '0', CNC_DATABASE_URL: await closedPg(), CNC_STARTUP_WAIT_MS: '120000' })
+    try {
+      const port = await first.port()
+      const second = new MainProc(['--config', CONFIG], { CNC_HTTP_PORT: String(port), CNC_DATABASE_URL: await closedPg(), CNC_STARTUP_WAIT_MS: '120000' })
+      assert.equal(await second.exit, 2, second.output())
+      assert.equal(fatalLast(second).code, 'HTTP_LISTEN_FAILED')
+      assert.equal(first.proc.exitCode, null, 'the first instance is unaffected')
+    } finally {
+      first.kill()
+    }
+  })
+
   it('NATS unreachable: one line per attempt, then exit 2 with one fatal line naming it', async () => {
     const url = await closedNats()
     const t = await createTestEnv('STARTUPN')

@@ -129,3 +129,21 @@ describe('the Grafana dashboard on plain PostgreSQL and TimescaleDB', () => {
     }
   })
 })
+
+describe('a database moving from plain PostgreSQL to the Community licence', () => {
+  test('the plain sensor_data_1m view is replaced by the continuous aggregate', async () => {
+    const db = await openTimescalePglite()
+    try {
+      const features = await detectFeatures(db, silentLog)
+      assert.ok(features.caggs)
+      // What a plain-PostgreSQL start left behind: the core tables and the plain view, recorded.
+      await migrate(db, { ...features, mode: 'postgres', edition: 'postgres', hypertable: false, compression: false, caggs: false }, silentLog)
+      assert.equal((await db.query("SELECT count(*)::int AS n FROM pg_views WHERE viewname = 'sensor_data_1m'")).rows[0]?.n, 1)
+      await migrate(db, features, silentLog)
+      const cagg = await db.query("SELECT view_name FROM timescaledb_information.continuous_aggregates WHERE view_name = 'sensor_data_1m'")
+      assert.equal(cagg.rows.length, 1, 'the continuous aggregate exists')
+    } finally {
+      await db.close()
+    }
+  })
+})
