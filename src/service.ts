@@ -103,10 +103,9 @@ export class Service {
     await this.#server.start()
 
     const dbLog = log.child({ stage: 'write' })
-    // Issue 15: dependencies not up yet are waited for (startup.wait_ms), one line per attempt.
-    const waitUntil = Date.now() + cfg.startup.wait_ms
+    // Issue 15: dependencies not up yet are waited for (startup.wait_ms each), one line per attempt.
     const startupLog = log.child({ stage: 'startup' })
-    await waitForDependency({ name: 'PostgreSQL', target: redactUrl(cfg.database.url), code: ErrorCode.dbUnavailable, retryable: pgRetryable, connect: () => ensureDatabase(cfg.database.url, dbLog) }, waitUntil, startupLog)
+    await waitForDependency({ name: 'PostgreSQL', target: redactUrl(cfg.database.url), code: ErrorCode.dbUnavailable, retryable: pgRetryable, connect: () => ensureDatabase(cfg.database.url, dbLog) }, cfg.startup.wait_ms, startupLog)
     // One connection beyond the writer's slots, for ledger pruning, retention and dead-letter upkeep.
     this.#ingestPool = createPool(cfg.database.url, { max: cfg.database.ingest_pool_size + 1, applicationName: 'cnc-monitor-ingest' }, dbLog)
     this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
@@ -130,7 +129,7 @@ export class Service {
       retryable: natsRetryable,
       connect: () => connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 }),
       discard: (late) => { late.close().catch(() => {}) },
-    }, waitUntil, startupLog)
+    }, cfg.startup.wait_ms, startupLog)
     this.#jsm = await jetstreamManager(this.#nc)
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog)
     await ensureConsumer(this.#jsm, cfg, ingestLog)
