@@ -27,6 +27,8 @@ export interface Dependency<T> {
   readonly connect: () => Promise<T>
   readonly retryable: (err: unknown) => boolean
   readonly discard?: (late: T) => void
+  /** An attempt without an answer after this long is abandoned (default 10 s). */
+  readonly attemptTimeoutMs?: number
 }
 
 const TIMED_OUT = Symbol('attempt timed out')
@@ -65,7 +67,7 @@ export async function waitForDependency<T> (dep: Dependency<T>, waitMs: number, 
     let timer: NodeJS.Timeout | undefined
     const pending = dep.connect()
     // Near (or past, with startup.wait_ms 0) the deadline an attempt still gets MIN_ATTEMPT_MS.
-    const limit = Math.max(MIN_ATTEMPT_MS, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()))
+    const limit = Math.min(dep.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()))
     const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(resolve, limit, TIMED_OUT) })
     let err: unknown
     try {
