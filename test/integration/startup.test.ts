@@ -30,9 +30,12 @@ function fatalLast (p: MainProc): Record<string, unknown> {
   return last ?? {}
 }
 
+/** Where a regression that starts the service anyway could do no harm: never the shared servers' defaults. */
+const nowhere = async (): Promise<Record<string, string>> => ({ CNC_HTTP_PORT: '0', CNC_NATS_URL: await closedNats(), CNC_DATABASE_URL: await closedPg(), CNC_STARTUP_WAIT_MS: '0' })
+
 describe('command line', () => {
   it('--help prints usage naming the config option and the variables, then exits 0 without connecting', async () => {
-    const p = new MainProc(['--help'], { CNC_NATS_URL: await closedNats() })
+    const p = new MainProc(['--help'], await nowhere())
     assert.equal(await p.exit, 0, p.output())
     const text = p.stdout.join('\n')
     assert.match(text, /^Usage: cnc-monitor \[--config FILE\]/)
@@ -42,13 +45,13 @@ describe('command line', () => {
   })
 
   it('--version prints the version and exits 0', async () => {
-    const p = new MainProc(['--version'], {})
+    const p = new MainProc(['--version'], await nowhere())
     assert.equal(await p.exit, 0, p.output())
     assert.match(p.stdout[0] ?? '', /^cnc-monitor \d+\.\d+\.\d+/)
   })
 
   it('an unknown argument is one line on stderr and exit 2, before anything starts', async () => {
-    const p = new MainProc(['--confg', CONFIG], {})
+    const p = new MainProc(['--confg', CONFIG], await nowhere())
     assert.equal(await p.exit, 2, p.output())
     assert.deepEqual(p.stderr, ['cnc-monitor: unknown option "--confg" (try --help)'])
     assert.deepEqual(p.stdout, [])
@@ -65,7 +68,7 @@ describe('start-up refused', () => {
       const a = holder?.address()
       resolve(typeof a === 'object' && a !== null ? a.port : 0)
     }))
-    const p = new MainProc(['--config', CONFIG], { CNC_HTTP_PORT: String(port), CNC_NATS_URL: await closedNats(), CNC_DATABASE_URL: await closedPg() })
+    const p = new MainProc(['--config', CONFIG], { ...await nowhere(), CNC_HTTP_PORT: String(port) })
     assert.equal(await p.exit, 2, p.output())
     const fatal = fatalLast(p)
     assert.equal(fatal.code, 'HTTP_LISTEN_FAILED')
@@ -74,15 +77,17 @@ describe('start-up refused', () => {
 
   it('a second instance on the same port stops with that line (uWS would share the port by default)', async () => {
     // The first instance listens, then waits for a PostgreSQL that never answers: it holds the port.
-    const first = new MainProc(['--config', CONFIG], { CNC_HTTP_PORT: '0', CNC_DATABASE_URL: await closedPg(), CNC_STARTUP_WAIT_MS: '120000' })
+    const first = new MainProc(['--config', CONFIG], { ...await nowhere(), CNC_STARTUP_WAIT_MS: '120000' })
+    let second: MainProc | undefined
     try {
       const port = await first.port()
-      const second = new MainProc(['--config', CONFIG], { CNC_HTTP_PORT: String(port), CNC_DATABASE_URL: await closedPg(), CNC_STARTUP_WAIT_MS: '120000' })
+      second = new MainProc(['--config', CONFIG], { ...await nowhere(), CNC_HTTP_PORT: String(port), CNC_STARTUP_WAIT_MS: '120000' })
       assert.equal(await second.exit, 2, second.output())
       assert.equal(fatalLast(second).code, 'HTTP_LISTEN_FAILED')
       assert.equal(first.proc.exitCode, null, 'the first instance is unaffected')
     } finally {
       first.kill()
+      second?.kill()
     }
   })
 
@@ -105,7 +110,7 @@ describe('start-up refused', () => {
   })
 
   it('PostgreSQL unreachable: the same, in the pretty format', async () => {
-    const p = new MainProc(['--config', CONFIG], { CNC_HTTP_PORT: '0', CNC_DATABASE_URL: await closedPg(), CNC_STARTUP_WAIT_MS: '1000', CNC_LOG_FORMAT: 'pretty' })
+    const p = new MainProc(['--config', CONFIG], { ...await nowhere(), CNC_STARTUP_WAIT_MS: '1000', CNC_LOG_FORMAT: 'pretty' })
     assert.equal(await p.exit, 2, p.output())
     const time = '\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3}'
     const retries = p.stdout.filter((l) => l.includes('[startup]'))
