@@ -136,10 +136,9 @@ export class Service {
     await this.#server.start()
 
     const dbLog = log.child({ stage: 'write' })
-    // Issue 15: dependencies not up yet are waited for (startup.wait_ms), one line per attempt.
-    const waitUntil = Date.now() + cfg.startup.wait_ms
+    // Issue 15: dependencies not up yet are waited for (startup.wait_ms each), one line per attempt.
     const startupLog = log.child({ stage: 'startup' })
-    await waitForDependency({ name: 'PostgreSQL', target: redactUrl(cfg.database.url), code: ErrorCode.dbUnavailable, retryable: pgRetryable, connect: () => ensureDatabase(cfg.database.url, dbLog) }, waitUntil, startupLog)
+    await waitForDependency({ name: 'PostgreSQL', target: redactUrl(cfg.database.url), code: ErrorCode.dbUnavailable, retryable: pgRetryable, connect: () => ensureDatabase(cfg.database.url, dbLog) }, cfg.startup.wait_ms, startupLog)
     // One connection beyond the writer's slots, for ledger pruning, retention and dead-letter upkeep.
     // PostgreSQL itself bounds a stuck writer: lock waits, statements and idle transactions time out
     // (a frozen instance's transaction ends and its ledger lock passes to the others).
@@ -171,7 +170,7 @@ export class Service {
       retryable: natsRetryable,
       connect: () => connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 }),
       discard: (late) => { late.close().catch(() => {}) },
-    }, waitUntil, startupLog)
+    }, cfg.startup.wait_ms, startupLog)
     this.#jsm = await jetstreamManager(this.#nc)
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog, streamLimits(cfg))
     await ensureConsumer(this.#jsm, cfg, ingestLog)

@@ -1,7 +1,7 @@
 /**
  * Start-up waits for its dependencies: under compose or systemd, NATS and PostgreSQL often come up
  * after us. One attempt after another with doubling delays (250 ms … 5 s), one warn line per failed
- * attempt, until a shared deadline (startup.wait_ms from the first attempt); then a permanent
+ * attempt, until startup.wait_ms after the dependency's first attempt; then a permanent
  * ServiceError whose message is the one line main.ts prints before exit 2.
  *
  * Only failures that can heal by waiting are retried (refused, reset, timed out, DNS not yet
@@ -27,6 +27,8 @@ export interface Dependency<T> {
   readonly connect: () => Promise<T>
   readonly retryable: (err: unknown) => boolean
   readonly discard?: (late: T) => void
+  /** An attempt without an answer after this long is abandoned (default 10 s). */
+  readonly attemptTimeoutMs?: number
 }
 
 const TIMED_OUT = Symbol('attempt timed out')
@@ -57,13 +59,15 @@ export function pgRetryable (err: unknown): boolean {
   return state === undefined || state.startsWith('08') || state === '57P03' || state === '53300'
 }
 
-export async function waitForDependency<T> (dep: Dependency<T>, deadline: number, log: Logger): Promise<T> {
+/** Resolves with the first successful connect; gives up `waitMs` after the first attempt began. */
+export async function waitForDependency<T> (dep: Dependency<T>, waitMs: number, log: Logger): Promise<T> {
+  const deadline = Date.now() + waitMs
   let delay = FIRST_DELAY_MS
   for (let attempt = 1; ; attempt++) {
     let timer: NodeJS.Timeout | undefined
     const pending = dep.connect()
     // Near (or past, with startup.wait_ms 0) the deadline an attempt still gets MIN_ATTEMPT_MS.
-    const limit = Math.max(MIN_ATTEMPT_MS, Math.min(ATTEMPT_TIMEOUT_MS, deadline - Date.now()))
+    const limit = Math.min(dep.attemptTimeoutMs ?? ATTEMPT_TIMEOUT_MS, Math.max(MIN_ATTEMPT_MS, deadline - Date.now()))
     const timeout = new Promise<typeof TIMED_OUT>((resolve) => { timer = setTimeout(resolve, limit, TIMED_OUT) })
     let err: unknown
     try {

@@ -3,6 +3,8 @@
  *   sql/*.sql                        every mode
  *   sql/timescale/*.sql              any TimescaleDB edition (hypertable)
  *   sql/timescale/community/*.sql    Community licence only (compression settings, continuous aggregate)
+ *   sql/postgres/*.sql               plain PostgreSQL only (no hypertable)
+ *   sql/no-cagg/*.sql                no continuous aggregate (plain PostgreSQL, Apache licence)
  * Each file runs in its own transaction together with the INSERT recording its version in
  * schema_migrations, so a file is either applied and recorded or neither. Files are also written to
  * be re-runnable (IF NOT EXISTS), so a hand-applied or half-recorded schema does not wedge start-up.
@@ -41,6 +43,9 @@ export function listMigrations (features: DbFeatures): Migration[] {
   const all = pick(SQL_DIR, '')
   if (features.hypertable) all.push(...pick(SQL_DIR + 'timescale/', 'timescale/'))
   if (features.compression && features.caggs) all.push(...pick(SQL_DIR + 'timescale/community/', 'timescale/community/'))
+  // Issue 15: plain PostgreSQL's time index; sensor_data_1m as a plain view where there is no continuous aggregate.
+  if (!features.caggs) all.push(...pick(SQL_DIR + 'no-cagg/', 'no-cagg/'))
+  if (!features.hypertable) all.push(...pick(SQL_DIR + 'postgres/', 'postgres/'))
   return all
 }
 

@@ -72,7 +72,7 @@ describe('TimescaleDB Community licence (PGlite)', () => {
   test('migrations apply once, in order, and are idempotent', async () => {
     const applied = await migrate(db, features, silentLog)
     assert.deepEqual(applied.filter((v) => v.startsWith('timescale/')),
-      ['timescale/001_hypertable', 'timescale/community/001_compression', 'timescale/community/002_sensor_data_1m'])
+      ['timescale/001_hypertable', 'timescale/community/000_replace_plain_view', 'timescale/community/001_compression', 'timescale/community/002_sensor_data_1m'])
     assert.deepEqual(await migrate(db, features, silentLog), [])
     const ht = await db.query<{ hypertable_name: string, compression_enabled: boolean }>('SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables ORDER BY 1')
     assert.deepEqual(ht.rows.find((r) => r.hypertable_name === 'sensor_data'), { hypertable_name: 'sensor_data', compression_enabled: true })
@@ -126,7 +126,7 @@ describe('TimescaleDB Community licence (PGlite)', () => {
     assert.equal(await count(db, 'SELECT count(*)::int AS n FROM sensor_data'), 401)
     // Every file re-runs cleanly on the finished schema, compressed chunks included.
     await db.query('DELETE FROM schema_migrations')
-    assert.equal((await migrate(db, features, silentLog)).length, 5)
+    assert.equal((await migrate(db, features, silentLog)).length, 6)
     assert.deepEqual(await migrate(db, features, silentLog), [])
   })
 

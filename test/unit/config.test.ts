@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
+import { parseCli, usage } from '../../src/config/cli.js'
 import { ConfigError, loadConfig } from '../../src/config/load.js'
+import { configSchema } from '../../src/config/schema.js'
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
 
@@ -37,6 +39,8 @@ describe('configuration', () => {
     assert.equal(c.http.host, '127.0.0.1')
     assert.equal(c.http.port, 8081)
     assert.equal(c.ingest.batch_size, 5000)
+    assert.equal(c.log.format, 'json')
+    assert.equal(c.startup.wait_ms, 60_000)
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.nats))
   })
 
@@ -53,6 +57,8 @@ describe('configuration', () => {
     assert.match(refusal([], { CNC_HTTP_PORT: 'eighty' }), /^config: http\.port: must be integer \(from CNC_HTTP_PORT\)$/)
     assert.match(refusal([], { CNC_INGEST_BATCH_SIZE: '0' }), /^config: ingest\.batch_size: must be >= 1/)
     assert.match(refusal([], { CNC_LOG_LEVEL: 'loud' }), /^config: log\.level: must be one of fatal, error/)
+    assert.match(refusal([], { CNC_LOG_FORMAT: 'fancy' }), /^config: log\.format: must be one of json, pretty \(from CNC_LOG_FORMAT\)$/)
+    assert.match(refusal([], { CNC_STARTUP_WAIT_MS: '-1' }), /^config: startup\.wait_ms: must be >= 0/)
     assert.match(refusal([], { CNC_NATS_URL: 'http://x' }), /^config: nats\.url: must match pattern/)
     assert.match(refusal([], { CNC_NATS_STREAM: 'a.b' }), /^config: nats\.stream: must match pattern/)
     assert.match(refusal([], { CNC_NATS_BATCH: '5' }), /^config: CNC_NATS_BATCH: not a configuration key/)
@@ -66,5 +72,28 @@ describe('configuration', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { PATH: process.env.PATH ?? '', CNC_HTTP_PORT: '70000' }, encoding: 'utf8', timeout: 30_000 })
     assert.equal(r.status, 2)
     assert.equal(r.stderr.trim(), 'config: http.port: must be <= 65535 (from CNC_HTTP_PORT)')
+  })
+})
+
+describe('command line', () => {
+  it('answers --help and --version, runs with --config, refuses anything else with one line', () => {
+    assert.deepEqual(parseCli([]), { type: 'run' })
+    assert.deepEqual(parseCli(['--config', 'x.yaml']), { type: 'run' })
+    assert.deepEqual(parseCli(['--config=x.yaml']), { type: 'run' })
+    assert.deepEqual(parseCli(['--help']), { type: 'help' })
+    assert.deepEqual(parseCli(['-h']), { type: 'help' })
+    assert.deepEqual(parseCli(['--config', 'x.yaml', '--version']), { type: 'version' })
+    assert.deepEqual(parseCli(['-v']), { type: 'version' })
+    assert.deepEqual(parseCli(['--verbose']), { type: 'refuse', message: 'cnc-monitor: unknown option "--verbose" (try --help)' })
+    assert.deepEqual(parseCli(['start']), { type: 'refuse', message: 'cnc-monitor: unexpected argument "start" (try --help)' })
+    assert.deepEqual(parseCli(['--config']), { type: 'refuse', message: 'cnc-monitor: --config needs a file path (try --help)' })
+    assert.deepEqual(parseCli(['--config=']), { type: 'refuse', message: 'cnc-monitor: unknown option "--config=" (try --help)' })
+  })
+
+  it('the usage text lists every configuration variable', () => {
+    const text = usage()
+    for (const [section, s] of Object.entries(configSchema.properties)) {
+      for (const key of Object.keys(s.properties)) assert.ok(text.includes(`CNC_${section}_${key}`.toUpperCase()), `${section}.${key}`)
+    }
   })
 })
