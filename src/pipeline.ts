@@ -86,6 +86,7 @@ export class Pipeline {
   readonly #startedAt = Date.now()
   #lastCommitAt = 0
   #lastWriteOkAt = 0
+  #lastReceivedAt = 0
   #failures = 0
   #refusal: string | undefined
   #retryTimer: NodeJS.Timeout | undefined
@@ -107,6 +108,7 @@ export class Pipeline {
   get inFlight (): number { return this.#inFlight }
   get queued (): number { return this.#queue.length }
   get lastCommitAt (): number { return this.#lastCommitAt }
+  get lastReceivedAt (): number { return this.#lastReceivedAt }
   /** Last COMMIT or successful probe write (ms since 1970; the pipeline's start when none yet). */
   get lastWriteOkAt (): number { return Math.max(this.#lastWriteOkAt, this.#startedAt) }
   /** The failure a held batch is being retried for ('SQLSTATE 53100'), while in db-down. */
@@ -128,6 +130,7 @@ export class Pipeline {
     const held: Held = { batch, lastSignal: batch.receivedAt, sameFailures: 0 }
     this.#held.add(held)
     this.#queue.push(held)
+    this.#lastReceivedAt = Date.now()
     this.#metrics.received.inc(batch.replies.length)
     if (batch.redelivered > 0) this.#metrics.redelivered.inc(batch.redelivered)
     this.#metrics.consumerPending.set(batch.pendingAfter)

@@ -46,14 +46,14 @@ export class Readiness {
 
   /**
    * Stalled: messages the pipeline took in have waited past the bound without any commit, or the
-   * stream holds undelivered messages and nothing has committed for that long (deliveries stopped:
-   * max_ack_pending held by a frozen peer, pulls lost).
+   * stream holds undelivered messages and nothing has arrived or committed for that long (deliveries
+   * stopped: max_ack_pending held by a frozen peer, pulls lost).
    */
   stalled (pendingInStream = 0, now = Date.now()): boolean {
     const p = this.#src.pipeline()
     if (p === undefined) return false
     if (p.stalledForMs(now) > this.#opts.stallAfterMs) return true
-    return pendingInStream > 0 && now - Math.max(p.lastCommitAt, this.#startedAt) > this.#opts.stallAfterMs
+    return pendingInStream > 0 && now - Math.max(p.lastCommitAt, p.lastReceivedAt, this.#startedAt) > this.#opts.stallAfterMs
   }
 
   async check (): Promise<Record<string, string> | null> {
@@ -78,7 +78,7 @@ export class Readiness {
     }
     if (p !== undefined && this.stalled(await this.#src.consumerPending().catch(() => 0))) {
       const now = Date.now()
-      const waited = Math.max(p.stalledForMs(now), now - Math.max(p.lastCommitAt, this.#startedAt))
+      const waited = Math.max(p.stalledForMs(now), now - Math.max(p.lastCommitAt, p.lastReceivedAt, this.#startedAt))
       problems.ingest = `stalled: messages wait and nothing committed for ${Math.round(waited / 1000)} s`
     }
     return Object.keys(problems).length === 0 ? null : problems

@@ -6,7 +6,7 @@
  * the frozen instance finds its connection gone, retries its held batches, and the ledger shows them
  * committed by the other instance: acked, not written twice.
  *
- * The ledger INSERT is slowed by a trigger (300 ms) so the test can catch an instance inside the lock.
+ * The ledger INSERT is slowed by a trigger (300 ms) until the test has caught instance A inside the lock.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -17,7 +17,7 @@ import { assertAccounting, prefill, rowCount } from './load.js'
 
 const run = promisify(execFile)
 const TOTAL = FULL ? 200_000 : 30_000
-const FROZEN_MS = FULL ? 60_000 : 12_000
+const FROZEN_MS = FULL ? 60_000 : 10_000
 /** Stated bound: idle-in-transaction timeout (5 s) + one lock wait (≤ 5 s) + backoff and a commit. */
 const TAKEOVER_BOUND_MS = 15_000
 
@@ -43,8 +43,11 @@ describe('fault 9: an instance frozen inside its transaction, holding the ledger
     const a = f.spawnService({ env })
     const b = f.spawnService({ env })
     await Promise.all([a.waitReady(), b.waitReady()])
+    // Slow only until A is caught: the switch is a row, so turning it off waits for no lock.
+    await f.query('CREATE TABLE slow_switch (slow boolean NOT NULL)')
+    await f.query('INSERT INTO slow_switch VALUES (true)')
     await f.query(`CREATE FUNCTION slow_ledger () RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`)
+      BEGIN IF (SELECT slow FROM slow_switch) THEN PERFORM pg_sleep(0.3); END IF; RETURN NULL; END $$`)
     await f.query('CREATE TRIGGER slow_ledger BEFORE INSERT ON ingest_ledger FOR EACH STATEMENT EXECUTE FUNCTION slow_ledger()')
     await prefill(f, 0, TOTAL)
     await waitFor('both instances committing', async () =>
@@ -62,6 +65,7 @@ describe('fault 9: an instance frozen inside its transaction, holding the ledger
       return true
     }, 60_000, 10)
     const mark = await rowCount(f)
+    await f.query('UPDATE slow_switch SET slow = false')
     try {
       await sleep(600)
       const stuck = await f.query<{ state: string }>(`SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
