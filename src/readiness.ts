@@ -8,8 +8,9 @@
  *   ingest      stalled: messages wait and no batch has committed for ingest.stall_after_ms
  *   event_loop  blocked for longer than ingest.max_event_loop_delay_ms since the last check
  *
- * check() is cheap and may be called often (or from a background refresher): the event-loop
- * figure is the worst delay since the previous call.
+ * check() is cheap and may be called often (or from a background refresher). The event loop is
+ * sampled every second (worst delay of that second); a block counts for BLOCK_MEMORY_MS after it
+ * ended, so a check that runs long after an old start-up pause does not report it.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { Pipeline } from './pipeline.js'
@@ -31,17 +32,36 @@ export interface ReadinessOptions {
   readonly maxEventLoopDelayMs: number
 }
 
+const SAMPLE_MS = 1_000
+const BLOCK_MEMORY_MS = 5_000
+
 export class Readiness {
   readonly #src: ReadinessSources
   readonly #opts: ReadinessOptions
   readonly #loop: IntervalHistogram
+  readonly #sampler: NodeJS.Timeout
   readonly #startedAt = Date.now()
+  #blockedMs = 0
+  #blockedAt = 0
 
   constructor (sources: ReadinessSources, opts: ReadinessOptions) {
     this.#src = sources
     this.#opts = opts
     this.#loop = monitorEventLoopDelay({ resolution: 20 })
     this.#loop.enable()
+    this.#sampler = setInterval(() => this.#sample(), SAMPLE_MS)
+    this.#sampler.unref()
+  }
+
+  /** The worst event-loop delay since the last sample; remembered when past the limit. */
+  #sample (): number {
+    const ms = this.#loop.max / 1e6
+    this.#loop.reset()
+    if (ms > this.#opts.maxEventLoopDelayMs) {
+      this.#blockedMs = ms
+      this.#blockedAt = Date.now()
+    }
+    return ms
   }
 
   /**
@@ -63,9 +83,8 @@ export class Readiness {
     if (!this.#src.natsConnected()) problems.nats = 'disconnected'
     const consumer = this.#src.consumer()
     if (consumer !== 'consuming') problems.consumer = consumer ?? 'not started'
-    const blockedMs = this.#loop.max / 1e6
-    this.#loop.reset()
-    if (blockedMs > this.#opts.maxEventLoopDelayMs) problems.event_loop = `blocked for ${Math.round(blockedMs)} ms`
+    this.#sample()
+    if (Date.now() - this.#blockedAt < BLOCK_MEMORY_MS) problems.event_loop = `blocked for ${Math.round(this.#blockedMs)} ms`
     const p = this.#src.pipeline()
     const refusal = p?.refusal
     if (refusal !== undefined) problems.database = `writes refused: ${refusal}`
@@ -85,6 +104,7 @@ export class Readiness {
   }
 
   close (): void {
+    clearInterval(this.#sampler)
     this.#loop.disable()
   }
 }
