@@ -95,7 +95,9 @@ export class Pipeline {
     this.#log = log
     this.#opts = opts
     this.#policy = new WritePolicy({ probeWrite: opts.probeWrite, maxWriteAttempts: opts.maxWriteAttempts, maxBackoffMs: opts.retryMaxBackoffMs })
-    this.#keepAliveTimer = setInterval(() => this.#keepHeldAlive(), Math.max(250, Math.floor(opts.ackWaitMs / 3)))
+    // Checked every ack_wait/6 and sent once ack_wait/3 has passed: a held message is extended at most
+    // ack_wait/2 after its last signal, leaving half of ack_wait for event-loop lag under load.
+    this.#keepAliveTimer = setInterval(() => this.#keepHeldAlive(), Math.max(250, Math.floor(opts.ackWaitMs / 6)))
     this.#keepAliveTimer.unref()
   }
 
