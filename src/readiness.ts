@@ -9,7 +9,7 @@
  *   event_loop  blocked for longer than ingest.max_event_loop_delay_ms since the last check
  *
  * check() is cheap and may be called often (or from a background refresher). The event loop is
- * sampled every second (worst delay of that second); a block counts for BLOCK_MEMORY_MS after it
+ * sampled every second (worst delay of that second, and the sampler's own lateness); a block counts for BLOCK_MEMORY_MS after it
  * ended, so a check that runs long after an old start-up pause does not report it.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
@@ -43,6 +43,7 @@ export class Readiness {
   readonly #startedAt = Date.now()
   #blockedMs = 0
   #blockedAt = 0
+  #lastTick = Date.now()
 
   constructor (sources: ReadinessSources, opts: ReadinessOptions) {
     this.#src = sources
@@ -53,15 +54,24 @@ export class Readiness {
     this.#sampler.unref()
   }
 
-  /** The worst event-loop delay since the last sample; remembered when past the limit. */
-  #sample (): number {
-    const ms = this.#loop.max / 1e6
+  /**
+   * The worst event-loop delay of the last second. The histogram's reset() also forgets its last
+   * tick, so a block starting right after a reset would go unrecorded: the sampler's own lateness
+   * covers that case.
+   */
+  #sample (): void {
+    const now = Date.now()
+    const late = now - this.#lastTick - SAMPLE_MS
+    this.#lastTick = now
+    this.#note(Math.max(this.#loop.max / 1e6, late))
     this.#loop.reset()
+  }
+
+  #note (ms: number): void {
     if (ms > this.#opts.maxEventLoopDelayMs) {
       this.#blockedMs = ms
       this.#blockedAt = Date.now()
     }
-    return ms
   }
 
   /**
@@ -83,7 +93,7 @@ export class Readiness {
     if (!this.#src.natsConnected()) problems.nats = 'disconnected'
     const consumer = this.#src.consumer()
     if (consumer !== 'consuming') problems.consumer = consumer ?? 'not started'
-    this.#sample()
+    this.#note(this.#loop.max / 1e6)
     if (Date.now() - this.#blockedAt < BLOCK_MEMORY_MS) problems.event_loop = `blocked for ${Math.round(this.#blockedMs)} ms`
     const p = this.#src.pipeline()
     const refusal = p?.refusal
