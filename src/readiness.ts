@@ -9,8 +9,9 @@
  *   event_loop  blocked for longer than ingest.max_event_loop_delay_ms since the last check
  *
  * check() is cheap and may be called often (or from a background refresher). The event loop is
- * sampled every second (worst delay of that second, and the sampler's own lateness); a block counts for BLOCK_MEMORY_MS after it
- * ended, so a check that runs long after an old start-up pause does not report it.
+ * sampled every second (worst delay of that second, and the sampler's own lateness); a block
+ * counts for BLOCK_MEMORY_MS after it ended, so a check long after an old start-up pause does not
+ * report it.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { Pipeline } from './pipeline.js'
