@@ -53,24 +53,32 @@ describe('fault 9: an instance frozen inside its transaction, holding the ledger
     await waitFor('both instances committing', async () =>
       await a.metric('cnc_messages_committed_total') > 0 && await b.metric('cnc_messages_committed_total') > 0, 60_000, 50)
 
-    // Catch A's backend inside the ledger lock, and freeze A there.
+    // Catch A's backend inside the ledger lock and freeze A there. Confirmed once the trigger's sleep
+    // is over: A's backend must then sit idle in its transaction, holding the lock (A may have sent
+    // its COMMIT just before the signal landed: then let it go and try again).
+    const lockHolder = async (): Promise<{ owner: number | undefined, state: string } | undefined> => {
+      const [h] = await f.query<{ port: number, state: string }>(`SELECT a.client_port AS port, a.state FROM pg_locks l
+        JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'cnc-monitor-ingest'`)
+      return h === undefined ? undefined : { owner: await ownerOfClientPort(f.pg.port, h.port), state: h.state }
+    }
     let frozenAt = 0
-    await waitFor('instance A to hold the ledger lock', async () => {
-      const holders = await f.query<{ port: number }>(`SELECT a.client_port AS port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'cnc-monitor-ingest'`)
-      const port = holders[0]?.port
-      if (port === undefined || await ownerOfClientPort(f.pg.port, port) !== a.pid) return false
-      a.kill('SIGSTOP')
-      frozenAt = Date.now()
-      return true
-    }, 60_000, 10)
+    for (let attempt = 1; ; attempt++) {
+      await waitFor('instance A to hold the ledger lock', async () => {
+        if ((await lockHolder())?.owner !== a.pid) return false
+        a.kill('SIGSTOP')
+        frozenAt = Date.now()
+        return true
+      }, 60_000, 10)
+      await sleep(400)
+      const h = await lockHolder()
+      if (h?.owner === a.pid && h.state === 'idle in transaction') break
+      a.kill('SIGCONT')
+      assert.ok(attempt < 20, 'caught instance A inside the lock')
+    }
+    t.diagnostic(`A frozen inside the ledger lock; its backend idle in transaction ${Date.now() - frozenAt} ms later`)
     const mark = await rowCount(f)
     await f.query('UPDATE slow_switch SET slow = false')
     try {
-      await sleep(600)
-      const stuck = await f.query<{ state: string }>(`SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted`)
-      t.diagnostic(`lock holder 600 ms after SIGSTOP: ${JSON.stringify(stuck)}`)
       await waitFor('the other instance to commit again', async () => (await rowCount(f)) > mark, TAKEOVER_BOUND_MS + 15_000, 50)
       const takeoverMs = Date.now() - frozenAt
       t.diagnostic(`takeover: instance B committed ${takeoverMs} ms after A was frozen inside the lock`)
