@@ -10,10 +10,9 @@
  * after backoff[n] − ack_wait + delay: minutes with the defaults). The batch is held and retried in
  * place, its messages kept alive with +WPI every ack_wait/3, after a jittered backoff capped at
  * ingest.retry_max_backoff_ms; while it is retried no other batch starts, so the retry itself is the
- * probe and the first success lets everything go. How a failure is read (write/sqlstate.ts):
- *   'away' (or a probe write refused too)   → database refusing writes: retry until it takes them
- *   same failure ingest.max_write_attempts times while a probe write succeeds → the rows are the
- *                                              cause: bisect (write/isolate.ts), dead-letter the culprits
+ * probe and the first success lets everything go. A failure is judged by write/retry.ts: database
+ * away → retry until it takes writes; the same failure repeating while a probe write succeeds →
+ * bisect (write/isolate.ts) and dead-letter the messages that fail alone.
  * An unexpected exception fails only its batch: its unsettled messages are nak'd.
  *
  * States: running ⇄ db-down (a held batch is being retried) → draining → closed.
@@ -27,7 +26,7 @@ import type { ParserPool } from './parse/parser-pool.js'
 import { withoutMessages, type BatchMeta, type CopyWriter } from './write/copy-writer.js'
 import type { DeadLetter } from './write/dead-letters.js'
 import { writeIsolating } from './write/isolate.js'
-import { classifyPgError, failureSignature } from './write/sqlstate.js'
+import { WritePolicy, type Attempts } from './write/retry.js'
 
 export interface PipelineOptions {
   readonly maxInFlight: number
@@ -53,22 +52,16 @@ export interface PipelineOptions {
 
 export type PipelineState = 'running' | 'db-down' | 'draining' | 'closed'
 
-interface Held {
+interface Held extends Attempts {
   readonly batch: IngestBatch
   lastSignal: number
   /** Kept when a batch is held for retry: its raw buffers went to the worker and are not coming back. */
   parsed?: ParsedBatch
   /** 1 = message already settled (a bisection committed part of the batch). */
   settled?: Uint8Array
-  lastFailure?: string
-  sameFailures: number
-  /** Bisect on the next attempt, blaming this failure signature. */
-  isolate?: string
 }
 
 type Outcome = 'done' | 'retry'
-
-const FIRST_RETRY_MS = 250
 
 export class Pipeline {
   readonly #parser: ParserPool
@@ -77,6 +70,7 @@ export class Pipeline {
   readonly #metrics: Metrics
   readonly #log: Logger
   readonly #opts: PipelineOptions
+  readonly #policy: WritePolicy
   readonly #queue: Held[] = []
   readonly #held = new Set<Held>()
   #inFlight = 0
@@ -86,6 +80,7 @@ export class Pipeline {
   readonly #startedAt = Date.now()
   #lastCommitAt = 0
   #lastWriteOkAt = 0
+  #lastReceivedAt = 0
   #failures = 0
   #refusal: string | undefined
   #retryTimer: NodeJS.Timeout | undefined
@@ -99,7 +94,10 @@ export class Pipeline {
     this.#metrics = metrics
     this.#log = log
     this.#opts = opts
-    this.#keepAliveTimer = setInterval(() => this.#keepHeldAlive(), Math.max(250, Math.floor(opts.ackWaitMs / 3)))
+    this.#policy = new WritePolicy({ probeWrite: opts.probeWrite, maxWriteAttempts: opts.maxWriteAttempts, maxBackoffMs: opts.retryMaxBackoffMs })
+    // Checked every ack_wait/6 and sent once ack_wait/3 has passed: a held message is extended at most
+    // ack_wait/2 after its last signal, leaving half of ack_wait for event-loop lag under load.
+    this.#keepAliveTimer = setInterval(() => this.#keepHeldAlive(), Math.max(250, Math.floor(opts.ackWaitMs / 6)))
     this.#keepAliveTimer.unref()
   }
 
@@ -107,8 +105,9 @@ export class Pipeline {
   get inFlight (): number { return this.#inFlight }
   get queued (): number { return this.#queue.length }
   get lastCommitAt (): number { return this.#lastCommitAt }
+  get lastReceivedAt (): number { return this.#lastReceivedAt }
   /** Last COMMIT or successful probe write (ms since 1970; the pipeline's start when none yet). */
-  get lastWriteOkAt (): number { return Math.max(this.#lastWriteOkAt, this.#startedAt) }
+  get lastWriteOkAt (): number { return Math.max(this.#lastWriteOkAt, this.#policy.lastProbeOkAt, this.#startedAt) }
   /** The failure a held batch is being retried for ('SQLSTATE 53100'), while in db-down. */
   get refusal (): string | undefined { return this.#state === 'db-down' ? this.#refusal : undefined }
 
@@ -128,6 +127,7 @@ export class Pipeline {
     const held: Held = { batch, lastSignal: batch.receivedAt, sameFailures: 0 }
     this.#held.add(held)
     this.#queue.push(held)
+    this.#lastReceivedAt = Date.now()
     this.#metrics.received.inc(batch.replies.length)
     if (batch.redelivered > 0) this.#metrics.redelivered.inc(batch.redelivered)
     this.#metrics.consumerPending.set(batch.pendingAfter)
@@ -163,6 +163,7 @@ export class Pipeline {
         this.#checkIdle()
         if (this.ready()) this.#opts.onCapacity?.()
       })
+      .catch((err: unknown) => this.#log.error({ err }, 'pipeline bookkeeping failed'))
   }
 
   /** An exception nobody expected fails its batch, never the process: its unsettled messages go back. */
@@ -219,19 +220,7 @@ export class Pipeline {
   /** Decides what a failed write means (see the header); 'retry' keeps the batch held. */
   async #failed (held: Held, error: Error): Promise<Outcome> {
     this.#metrics.batchFailures.inc()
-    const signature = failureSignature(error)
-    let away = classifyPgError(error) === 'away'
-    if (!away) {
-      try {
-        await this.#opts.probeWrite()
-        this.#lastWriteOkAt = Date.now()
-      } catch {
-        away = true
-      }
-    }
-    held.sameFailures = !away && held.lastFailure === signature ? held.sameFailures + 1 : 1
-    held.lastFailure = signature
-    if (!away && held.sameFailures >= this.#opts.maxWriteAttempts) held.isolate = signature
+    const { away, signature } = await this.#policy.judge(held, error)
     this.#refusal = away ? signature : `${signature} (these rows)`
     const log = { err: error.message, signature, away, attempt: held.sameFailures, messages: held.batch.replies.length }
     if (this.#state === 'closed' || (this.#draining && away)) {
@@ -253,14 +242,11 @@ export class Pipeline {
     this.#failures++
     this.#metrics.writeRetries.inc()
     if (this.#retryTimer !== undefined) return
-    const cap = Math.min(this.#opts.retryMaxBackoffMs, FIRST_RETRY_MS * 2 ** Math.min(this.#failures - 1, 20))
-    // Equal jitter: instances that failed together do not retry in lockstep.
-    const delay = cap / 2 + Math.random() * cap / 2
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined
       this.#retryDue = true
       this.#pump()
-    }, delay)
+    }, this.#policy.backoffMs(this.#failures))
   }
 
   #settle (held: Held, parsed: ParsedBatch, r: { rows: number, rejections: readonly Rejection[], alreadyCommitted: readonly number[], durationMs: number }, only: Uint8Array | undefined): void {

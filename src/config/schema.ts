@@ -73,7 +73,7 @@ export interface Config {
     readonly max_write_attempts: number
     /** Not ready when messages wait and no batch has committed for this long. */
     readonly stall_after_ms: number
-    /** Not ready when the event loop was blocked longer than this since the last check. */
+    /** Not ready for 5 s after the event loop was blocked longer than this. */
     readonly max_event_loop_delay_ms: number
   }
   readonly log: {

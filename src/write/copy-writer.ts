@@ -83,7 +83,7 @@ export class CopyWriter {
     let broken: Error | undefined
     // Watchdog: a socket that hangs without closing would hold the batch (kept alive by +WPI) and
     // its writer slot forever. Destroying the connection makes the pending query fail: the batch is
-    // rolled back (nothing was committed) and nak'd like any other transient failure.
+    // rolled back (nothing was committed) and retried like any other failed write.
     const watchdog = setTimeout(() => destroyConnection(client), this.#timeoutMs)
     // The failing query reports a lost connection; the client's own 'error' event must not go unheard.
     client.on('error', ignore)

@@ -6,7 +6,7 @@
  * the frozen instance finds its connection gone, retries its held batches, and the ledger shows them
  * committed by the other instance: acked, not written twice.
  *
- * The ledger INSERT is slowed by a trigger (300 ms) so the test can catch an instance inside the lock.
+ * The ledger INSERT is slowed by a trigger (300 ms) until the test has caught instance A inside the lock.
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
@@ -17,7 +17,7 @@ import { assertAccounting, prefill, rowCount } from './load.js'
 
 const run = promisify(execFile)
 const TOTAL = FULL ? 200_000 : 30_000
-const FROZEN_MS = FULL ? 60_000 : 12_000
+const FROZEN_MS = FULL ? 60_000 : 10_000
 /** Stated bound: idle-in-transaction timeout (5 s) + one lock wait (≤ 5 s) + backoff and a commit. */
 const TAKEOVER_BOUND_MS = 15_000
 
@@ -43,30 +43,42 @@ describe('fault 9: an instance frozen inside its transaction, holding the ledger
     const a = f.spawnService({ env })
     const b = f.spawnService({ env })
     await Promise.all([a.waitReady(), b.waitReady()])
+    // Slow only until A is caught: the switch is a row, so turning it off waits for no lock.
+    await f.query('CREATE TABLE slow_switch (slow boolean NOT NULL)')
+    await f.query('INSERT INTO slow_switch VALUES (true)')
     await f.query(`CREATE FUNCTION slow_ledger () RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN PERFORM pg_sleep(0.3); RETURN NULL; END $$`)
+      BEGIN IF (SELECT slow FROM slow_switch) THEN PERFORM pg_sleep(0.3); END IF; RETURN NULL; END $$`)
     await f.query('CREATE TRIGGER slow_ledger BEFORE INSERT ON ingest_ledger FOR EACH STATEMENT EXECUTE FUNCTION slow_ledger()')
     await prefill(f, 0, TOTAL)
     await waitFor('both instances committing', async () =>
       await a.metric('cnc_messages_committed_total') > 0 && await b.metric('cnc_messages_committed_total') > 0, 60_000, 50)
 
-    // Catch A's backend inside the ledger lock, and freeze A there.
+    // Catch A's backend inside the ledger lock and freeze A there. Confirmed once the trigger's sleep
+    // is over: A's backend must then sit idle in its transaction, holding the lock (A may have sent
+    // its COMMIT just before the signal landed: then let it go and try again).
+    const lockHolder = async (): Promise<{ owner: number | undefined, state: string } | undefined> => {
+      const [h] = await f.query<{ port: number, state: string }>(`SELECT a.client_port AS port, a.state FROM pg_locks l
+        JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'cnc-monitor-ingest'`)
+      return h === undefined ? undefined : { owner: await ownerOfClientPort(f.pg.port, h.port), state: h.state }
+    }
     let frozenAt = 0
-    await waitFor('instance A to hold the ledger lock', async () => {
-      const holders = await f.query<{ port: number }>(`SELECT a.client_port AS port FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'cnc-monitor-ingest'`)
-      const port = holders[0]?.port
-      if (port === undefined || await ownerOfClientPort(f.pg.port, port) !== a.pid) return false
-      a.kill('SIGSTOP')
-      frozenAt = Date.now()
-      return true
-    }, 60_000, 10)
+    for (let attempt = 1; ; attempt++) {
+      await waitFor('instance A to hold the ledger lock', async () => {
+        if ((await lockHolder())?.owner !== a.pid) return false
+        a.kill('SIGSTOP')
+        frozenAt = Date.now()
+        return true
+      }, 60_000, 10)
+      await sleep(400)
+      const h = await lockHolder()
+      if (h?.owner === a.pid && h.state === 'idle in transaction') break
+      a.kill('SIGCONT')
+      assert.ok(attempt < 20, 'caught instance A inside the lock')
+    }
+    t.diagnostic(`A frozen inside the ledger lock; its backend idle in transaction ${Date.now() - frozenAt} ms later`)
     const mark = await rowCount(f)
+    await f.query('UPDATE slow_switch SET slow = false')
     try {
-      await sleep(600)
-      const stuck = await f.query<{ state: string }>(`SELECT a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted`)
-      t.diagnostic(`lock holder 600 ms after SIGSTOP: ${JSON.stringify(stuck)}`)
       await waitFor('the other instance to commit again', async () => (await rowCount(f)) > mark, TAKEOVER_BOUND_MS + 15_000, 50)
       const takeoverMs = Date.now() - frozenAt
       t.diagnostic(`takeover: instance B committed ${takeoverMs} ms after A was frozen inside the lock`)
