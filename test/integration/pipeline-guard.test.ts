@@ -50,7 +50,7 @@ describe('pipeline process guard', () => {
       maxWriteAttempts: 3,
     })
     const source = new PullSource(t.nc, {
-      maxHoldMs: 1_000, stream: t.stream, consumer: t.consumer, batchSize: 500, lingerMs: 20, maxPayloadBytes: 65_536,
+      maxHoldMs: 1_000, stream: t.stream, consumer: t.consumer, batchSize: 500, lingerMs: 20, maxPayloadBytes: 65_536, maxBatchBytes: 8_388_608,
     }, pipeline.accept, pipeline.ready, metrics, silentLog)
     source.start()
     try {
