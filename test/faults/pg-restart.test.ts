@@ -1,5 +1,5 @@
 /**
- * Fault 3: PostgreSQL restarted mid-load, fast and immediate. Readiness is 503 while it is down,
+ * Fault 3: PostgreSQL restarted mid-load, fast and immediate. Readiness turns 503 once it is down,
  * ingest resumes by itself, and no ack ever precedes its commit: after an immediate stop (COMMITs
  * in flight are cut), every message JetStream considers acked has its row.
  */
@@ -25,6 +25,9 @@ describe('fault 3: PostgreSQL restarted mid-load', () => {
       await waitFor('progress before the restart', async () => (await accounts(f)).rows > mark + TOTAL / 5, 60_000, 20)
       await f.dropClients()
       await f.pg.stop(mode)
+      // /readyz answers from a check refreshed every second: it turns 503 within a refresh or two,
+      // then must stay 503 for as long as PostgreSQL is down.
+      await waitFor('/readyz to turn 503', async () => (await s.readyz().catch(() => ({ status: 0 }))).status === 503, 15_000, 50)
       const downAt = Date.now()
       let unready = 0
       let ready = 0

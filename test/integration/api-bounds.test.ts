@@ -156,9 +156,7 @@ describe('API bounds', () => {
       assert.equal(busy.json<{ error: { code: string } }>().error.code, 'api_busy')
       assert.equal(busy.headers.get('retry-after'), '1')
       // The light route has its connection: answered while the heavy one still waits.
-      const started = Date.now()
       assert.equal((await c.get('/api/v1/rejected/1')).status, 200)
-      assert.ok(Date.now() - started < 5_000)
       await locker.query('ROLLBACK')
       assert.equal((await stuck).status, 200)
     } finally {

@@ -70,15 +70,18 @@ describe('service when the database refuses writes', () => {
     assert.equal((await rows('DISK')).rows, 0)
     const freedAt = Date.now()
     await pool.query('UPDATE fault_switch SET refuse = false')
-    await waitFor('every reading stored', async () => (await rows('DISK')).rows >= total, 30_000, 50)
+    await waitFor('ingest to resume', async () => (await rows('DISK')).rows > 0, 60_000, 50)
+    const resumeMs = Date.now() - freedAt
+    await waitFor('every reading stored', async () => (await rows('DISK')).rows >= total, 60_000, 50)
     const recoveryMs = Date.now() - freedAt
     await waitSettled(t)
     await waitFor('/readyz 200 again', async () => (await readyz(s)).status === 200, 10_000)
     const r = await rows('DISK')
-    ctx.diagnostic(`readyz during refusal: ${refused} × 503 writes refused, ${other} × other; recovery ${recoveryMs} ms; ` +
+    ctx.diagnostic(`readyz during refusal: ${refused} × 503 writes refused, ${other} × other; resumed after ${resumeMs} ms, all stored after ${recoveryMs} ms; ` +
       `retries ${await counter(s.metrics.writeRetries)}; rows ${r.rows} (distinct ${r.distinct})`)
     assert.equal(other, 0, 'every /readyz during the refusal answered 503 naming it')
-    assert.ok(recoveryMs < 15_000, `recovered in ${recoveryMs} ms`)
+    // The issue's target: ingest resumes within 15 s of the cause going away (retries back off to 2 s).
+    assert.ok(resumeMs < 15_000, `resumed ${resumeMs} ms after the refusal ended`)
     assert.deepEqual(r, { rows: total, distinct: total })
     assert.equal(await counter(s.metrics.nakd), 0, 'nothing nak\'d')
     assert.equal((await t.consumerInfo()).num_redelivered, 0, 'nothing redelivered')
