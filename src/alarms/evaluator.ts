@@ -58,6 +58,7 @@ export class AlarmEvaluator {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #closed = false
+  #discovered = false
 
   constructor (pool: pg.Pool, opts: EvaluatorOptions) {
     this.#pool = pool
@@ -91,13 +92,16 @@ export class AlarmEvaluator {
     }
   }
 
-  /** Marks every machine with readings for a pass (readings committed before a restart), then runs. */
+  /** Starts the passes; the first marks every machine with readings (committed before a restart). */
   async start (): Promise<void> {
-    if (!this.enabled) return
+    if (this.enabled) this.#schedule()
+  }
+
+  async #discover (): Promise<void> {
     const { rows } = await this.#pool.query<{ machine_id: string }>(DISCOVER)
     const now = Date.now()
     for (const r of rows) if (!this.#dirty.has(r.machine_id)) this.#dirty.set(r.machine_id, { maxUs: -Infinity, lastCommitAt: now })
-    this.#schedule()
+    this.#discovered = true
   }
 
   #schedule (): void {
@@ -117,6 +121,7 @@ export class AlarmEvaluator {
 
   /** One pass over the dirty machines (public for tests). */
   async runOnce (): Promise<void> {
+    if (!this.#discovered) await this.#discover()
     for (const [id, d] of [...this.#dirty]) {
       if (this.#closed) return
       const seenAt = d.lastCommitAt

@@ -7,6 +7,7 @@ import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines
 import { DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
+import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const json = (schema: unknown) => ({ 'application/json': { schema } })
@@ -157,6 +158,7 @@ export const openApiDocument = {
       },
       // Issue 12: plant-floor answers (openapi-plant.ts).
       ...plantSchemas,
+      ...alarmSchemas,
       RejectedPage: {
         type: 'object',
         required: ['limit', 'count', 'has_more', 'next_cursor', 'data'],
@@ -278,6 +280,7 @@ export const openApiDocument = {
     },
     // Issue 12: plant-floor answers (openapi-plant.ts).
     ...plantPaths,
+    ...alarmPaths,
     '/api/v1/machines/{id}/states': {
       get: {
         summary: 'Seconds per machine_state over a window, and utilization (share of time in fleet.running_states)',
