@@ -39,3 +39,11 @@ else
   apt_install mosquitto-clients
   command -v mosquitto_pub >/dev/null && echo "tools: installed mosquitto-clients"
 fi
+
+# Issue 15: the original-structs client (test/compat/original-client) is built with Debian's Go.
+if command -v go >/dev/null; then
+  echo "tools: $(go version)"
+else
+  apt_install golang-go
+  command -v go >/dev/null && echo "tools: installed $(go version)"
+fi

@@ -27,7 +27,7 @@ import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.j
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
-import { committedThrough, pruneLedger } from './write/ledger.js'
+import { committedThrough, pruneLedger, pruneOldIdentities } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
 import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
@@ -111,10 +111,15 @@ export class Service {
       host: cfg.http.host,
       port: cfg.http.port,
       authToken: cfg.http.auth_token,
+      allowedHosts: cfg.http.allowed_hosts,
+      allowedOrigins: cfg.http.allowed_origins,
+      dbSlots: cfg.database.api_pool_size,
+      dbWaitMs: cfg.http.db_wait_ms,
       registry: this.metrics.registry,
       readiness: {
         check: () => this.#readiness(),
         details: () => ({ database_mode: this.#features?.edition ?? 'unknown', pipeline: this.#pipeline?.state ?? 'starting' }),
+        now: () => this.#state === 'running' ? null : { service: this.#state },
       },
       log: log.child({ stage: 'api' }),
       // The API's own pool (statement_timeout) and the bucket query of the detected mode.
@@ -310,12 +315,13 @@ export class Service {
         if (Date.now() - startedAt < minAgeMs) return
         const jsm = this.#jsm
         const pool = this.#ingestPool
-        if (jsm === undefined || pool === undefined) return
+        // While the stream or consumer is being replaced, the floor may belong to another stream.
+        if (jsm === undefined || pool === undefined || this.#identity?.problem != null) return
         const key = streamKey()
         const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
         // The floor belongs to the stream identity read before it was asked for; else skip this round.
         if (key !== streamKey()) return
-        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs)
+        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs) + await pruneOldIdentities(pool, this.config.nats.stream, key, minAgeMs)
         if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
       })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
     }, LEDGER_PRUNE_EVERY_MS)
@@ -334,8 +340,8 @@ export class Service {
     await this.#source?.stop()
     // Batches the source handed on last pass the identity gate (a few ms), then the pipeline drains;
     // the advisory listener runs until the pipeline has closed (its last naks can reach max_deliver).
-    await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))
-    const drained = (await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true
+    const gated = (await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))) ?? true
+    const drained = ((await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true) && gated
     await this.#maxDeliveries?.close(Math.max(1_000, deadline - Date.now()))
     await this.#parser?.close()
     await this.#alarms?.close()

@@ -1,13 +1,19 @@
 /**
- * GET /api/v1/fleet/latest            the newest reading of every machine, with its age and stale flag
+ * GET /api/v1/fleet/latest?limit=&cursor=   the newest reading of each machine, with its age and stale
+ *                                            flag, by machine id, in pages (limit ≤ MAX_FLEET_LIMIT)
  * GET /api/v1/machines/:id/states     seconds per machine_state over a window, and utilization
  *
  * Both computed in SQL (store/fleet.ts). Utilization = seconds in fleet.running_states / seconds
  * of the window, where the window ends at LEAST(end_time, now()): the future is not idle time.
+ *
+ * fleet/latest pages: publishers can invent any number of machine ids, so one answer over all of
+ * them would be unbounded in bytes, database time and serialization time. A page costs `limit`
+ * index probes and at most limit × ~1 KB of JSON, streamed (sendRows); the cursor is the last
+ * machine id of the page (base64url of its UTF-8), so ids added meanwhile are never skipped twice.
  */
-import { ApiErrorCode, HttpError, badParam, type Exchange } from './http.js'
+import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
-import { machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
+import { intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
 import { MAX_RANGE_DAYS } from './readings.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './server.js'
@@ -18,6 +24,11 @@ export interface FleetOptions {
   readonly staleAfterSeconds: number
   readonly maxGapSeconds: number
 }
+
+export const DEFAULT_FLEET_LIMIT = 1_000
+export const MAX_FLEET_LIMIT = 5_000
+/** base64url of a machine id: at most 128 characters × 4 UTF-8 bytes. */
+const MAX_CURSOR_CHARS = 700
 
 const HOUR = 3_600_000_000n
 const MAX_RANGE = BigInt(MAX_RANGE_DAYS) * 24n * HOUR
@@ -32,11 +43,31 @@ function fleetJson (r: FleetRow, staleAfter: number): string {
     `"active_program_line":${num(r[10])},"total_power_kw":${num(r[11])},"age_seconds":${round6(age)},"stale":${age > staleAfter}}`
 }
 
+export const fleetCursor = (lastId: string): string => Buffer.from(lastId, 'utf8').toString('base64url')
+
+/** The machine id a fleet cursor names; 400 invalid_cursor for anything fleetCursor did not make. */
+function cursorId (ex: Exchange): string {
+  const raw = ex.query.get('cursor')
+  if (raw === null || raw === '') return ''
+  if (raw.length <= MAX_CURSOR_CHARS && /^[A-Za-z0-9_-]+$/.test(raw)) {
+    const id = Buffer.from(raw, 'base64url').toString('utf8')
+    if (id.length > 0 && id.length <= 128 && !id.includes('\u0000') && fleetCursor(id) === raw) return id
+  }
+  throw new HttpError(400, ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
+}
+
 export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: FleetOptions): Route[] {
   async function latest (ex: Exchange): Promise<void> {
-    const rows = await fleetLatest(store().db)
-    const data = rows.map((r) => fleetJson(r, opts.staleAfterSeconds)).join(',')
-    ex.send(200, `{"as_of":"${microsToIso(nowMicros())}","stale_after_seconds":${opts.staleAfterSeconds},"count":${rows.length},"data":[${data}]}`)
+    const limit = intParam(ex, 'limit', DEFAULT_FLEET_LIMIT, 1, MAX_FLEET_LIMIT)
+    const after = cursorId(ex)
+    const rows = await fleetLatest(store().db, after, limit + 1)
+    const more = rows.length > limit
+    const page = more ? rows.slice(0, limit) : rows
+    const last = page[page.length - 1]
+    const next = more && last !== undefined ? fleetCursor(last[0]) : null
+    const head = `{"as_of":"${microsToIso(nowMicros())}","stale_after_seconds":${opts.staleAfterSeconds},"limit":${limit},` +
+      `"count":${page.length},"has_more":${more},"next_cursor":${JSON.stringify(next)},"data":`
+    await sendRows(ex, head, page, (r) => fleetJson(r, opts.staleAfterSeconds))
   }
 
   async function states (ex: Exchange): Promise<void> {

@@ -1,35 +1,28 @@
 /**
  * GET /livez         the process is up (no dependency checks)
  * GET /readyz        200 only when NATS and PostgreSQL answer and the consumer runs; else 503
- *                    naming what is not ready (starting, draining, disconnected, unavailable)
+ *                    naming what is not ready (starting, draining, disconnected, unavailable);
+ *                    answered from ReadinessCache, refreshed in the background (at most 1 s old)
  * GET /metrics       Prometheus text (prom-client registry of the whole service)
  * GET /openapi.json  the OpenAPI 3.1 document of this API
  */
 import type { Registry } from 'prom-client'
-import type { Exchange } from './http.js'
+import { JSON_TYPE, type Exchange } from './http.js'
 import { openApiDocument } from './openapi.js'
 import type { Route } from './router.js'
-import type { Readiness } from './server.js'
+import type { ReadinessCache } from './readiness-cache.js'
 
-/** A readiness probe that hangs (half-open socket) answers 503 after this long. */
-const READY_TIMEOUT_MS = 3_000
-
-export function healthRoutes (registry: Registry, readiness: Readiness): Route[] {
+export function healthRoutes (registry: Registry, readiness: ReadinessCache): Route[] {
   const openapi = JSON.stringify(openApiDocument)
 
+  /** The answer stored by the cache (readiness-cache.ts): no query per caller. */
   async function ready (ex: Exchange): Promise<void> {
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<Record<string, string>>((resolve) => {
-      timer = setTimeout(() => resolve({ readiness: `no answer within ${READY_TIMEOUT_MS} ms` }), READY_TIMEOUT_MS)
-    })
-    try {
-      const problems = await Promise.race([readiness.check(), timeout])
-      const details = readiness.details()
-      if (problems === null) ex.send(200, JSON.stringify({ status: 'ready', details }))
-      else ex.send(503, JSON.stringify({ status: 'not_ready', checks: problems, details }))
-    } finally {
-      clearTimeout(timer)
-    }
+    const { problems, ageMs } = await readiness.current()
+    const details = readiness.details()
+    // How old the stored check is (ms; -1 before the first): the body keeps its documented shape.
+    const headers = { 'X-Readiness-Age-Ms': String(ageMs) }
+    if (problems === null) ex.send(200, JSON.stringify({ status: 'ready', details }), JSON_TYPE, headers)
+    else ex.send(503, JSON.stringify({ status: 'not_ready', checks: problems, details }), JSON_TYPE, headers)
   }
 
   async function metrics (ex: Exchange): Promise<void> {

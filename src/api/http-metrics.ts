@@ -22,7 +22,7 @@ export function createHttpMetrics (registry: Registry) {
     }),
     refused: new Counter({
       name: 'cnc_http_refused_total',
-      help: 'Requests refused at the edge, by reason: body_too_large, range_too_large, unauthorized',
+      help: 'Requests refused at the edge, by reason: body_too_large, range_too_large, unauthorized, host (http.allowed_hosts), api_busy (no database connection within http.db_wait_ms)',
       labelNames: ['reason'] as const,
       registers,
     }),

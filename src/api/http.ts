@@ -28,6 +28,12 @@ export const ApiErrorCode = {
   internal: 'internal',
   databaseUnavailable: 'database_unavailable',
   queryTimeout: 'query_timeout',
+  /** Every API database connection stayed busy for http.db_wait_ms (503 with Retry-After). */
+  apiBusy: 'api_busy',
+  /** Host header not allowed (no auth token: DNS rebinding guard, edge.ts). */
+  hostNotAllowed: 'host_not_allowed',
+  /** WebSocket upgrade from an Origin that is neither the same origin nor in http.allowed_origins. */
+  originNotAllowed: 'origin_not_allowed',
 } as const
 export type ApiErrorCode = typeof ApiErrorCode[keyof typeof ApiErrorCode]
 
@@ -52,6 +58,7 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   201: '201 Created',
   400: '400 Bad Request',
   401: '401 Unauthorized',
+  403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   409: '409 Conflict',
@@ -117,7 +124,7 @@ export class Exchange {
   #done = false
   #recorded = false
   /** Headers that were read synchronously before the first await (uWS: req is stack-allocated). */
-  readonly headers: { readonly contentType: string, readonly contentLength: string, readonly authorization: string }
+  readonly headers: { readonly contentType: string, readonly contentLength: string, readonly authorization: string, readonly host: string }
 
   constructor (res: Uws.HttpResponse, init: ExchangeInit, metrics: HttpMetrics, log: Logger) {
     this.#res = res
@@ -129,6 +136,7 @@ export class Exchange {
       contentType: init.header('content-type'),
       contentLength: init.header('content-length'),
       authorization: init.header('authorization'),
+      host: init.header('host'),
     }
     this.#metrics = metrics
     this.#log = log
@@ -181,26 +189,41 @@ export class Exchange {
   }
 
   /**
-   * Streams a 200 response from chunks with backpressure. A pump writes chunks until write()
-   * reports backpressure, then onWritable resumes it once uWS drained its buffer. The pump runs
-   * synchronously inside the onWritable callback and returns false to keep the handler: a handler
-   * registered later, from a promise continuation, can be dropped by uWS when the callback that
-   * resolved it returns true (observed: the stream stalled after ~4 MB). Memory per request: one
-   * chunk being serialized plus what uWS buffered.
+   * Streams a 200 response from chunks with backpressure, in slices of at most STREAM_SLICE_MS of
+   * event-loop time. A pump writes chunks until write() reports backpressure (onWritable resumes
+   * it once uWS drained its buffer) or its slice is used up (setImmediate resumes it, after
+   * whatever else waits: other requests, ingest). The onWritable handler, registered once, returns
+   * false until the end so uWS keeps it: a handler registered later, from a promise continuation,
+   * can be dropped by uWS when the callback that resolved it returns true (observed: the stream
+   * stalled after ~4 MB). Memory per request: one chunk being serialized plus what uWS buffered.
    */
-  stream (chunks: Iterator<string>): Promise<void> {
+  stream (chunks: Iterator<string>, headers: Readonly<Record<string, string>> = {}): Promise<void> {
     if (this.#aborted || this.#done) return Promise.resolve()
     this.#done = true
     const res = this.#res
     return new Promise<void>((resolve) => {
       this.onAbort(resolve)
+      let finished = false
+      let resumeQueued = false
+      const resume = (): void => {
+        resumeQueued = false
+        if (finished || this.#aborted) return
+        res.cork(() => { pump() })
+      }
       /** true when finished (all written, the client left, or a chunk failed: connection closed) */
       const pump = (): boolean => {
+        if (finished || this.#aborted) return true
+        const until = performance.now() + STREAM_SLICE_MS
         try {
           for (;;) {
             if (this.#aborted) return true
+            if (performance.now() >= until) {
+              if (!resumeQueued) { resumeQueued = true; setImmediate(resume) }
+              return false
+            }
             const next = chunks.next()
             if (next.done === true) {
+              finished = true
               res.end()
               this.#finish('200')
               resolve()
@@ -210,6 +233,7 @@ export class Exchange {
           }
         } catch (err) {
           // Headers are out: the only honest signal left is a cut connection (no terminating chunk).
+          finished = true
           this.#log.error({ err, route: this.route }, 'streamed response failed')
           this.#finish('500')
           res.close()
@@ -219,6 +243,7 @@ export class Exchange {
       }
       res.cork(() => {
         res.writeStatus(STATUS_TEXT[200] as string).writeHeader('Content-Type', JSON_TYPE)
+        for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v)
         if (!pump()) res.onWritable(() => pump())
       })
     })
@@ -266,6 +291,11 @@ export function tooLarge (maxBytes: number): HttpError {
 
 /** Streamed pages are cut into chunks of about this many characters. */
 const CHUNK_CHARS = 64 * 1024
+/**
+ * Event-loop time one streamed response takes before it yields (setImmediate). One 64 K chunk of
+ * fleet rows serializes in well under a millisecond here, so a slice writes a few chunks.
+ */
+export const STREAM_SLICE_MS = 4
 
 function * chunked<R> (head: string, rows: readonly R[], one: (r: R) => string): Generator<string> {
   let out = head + '['

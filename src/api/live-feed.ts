@@ -21,6 +21,7 @@ import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ParsedBatch } from '../contracts.js'
 import type { TokenCheck } from './auth.js'
+import type { HostCheck, OriginCheck } from './edge.js'
 import { ApiErrorCode, errorBody, JSON_TYPE } from './http.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
@@ -34,6 +35,9 @@ export interface LiveFeedOptions {
   readonly registry: Registry
   readonly log: Logger
 }
+
+/** Edge checks of the upgrade request (edge.ts): Host while no token is set (null = off), and Origin. */
+export interface LiveEdge { readonly hosts: HostCheck | null, readonly origins: OriginCheck }
 
 interface Client { all: boolean, readonly machines: Set<string>, overSince: number }
 type Ws = Uws.WebSocket<Client>
@@ -57,7 +61,7 @@ function createLiveMetrics (registry: Registry) {
     coalesced: new Counter({ name: 'cnc_live_readings_coalesced_total', help: 'Readings not sent because a newer one of the same machine replaced it (live.max_per_machine_per_second)', registers }),
     discarded: new Counter({ name: 'cnc_live_messages_discarded_total', help: 'Live-feed frames not sent to a client because it was over live.max_buffered_bytes', registers }),
     dropped: new Counter({ name: 'cnc_live_clients_dropped_total', help: 'Live-feed clients disconnected by the server, by reason (slow: over live.max_buffered_bytes)', labelNames: ['reason'] as const, registers }),
-    refused: new Counter({ name: 'cnc_live_refused_total', help: 'Live-feed upgrades refused, by reason (max_clients, unauthorized)', labelNames: ['reason'] as const, registers }),
+    refused: new Counter({ name: 'cnc_live_refused_total', help: 'Live-feed upgrades refused, by reason (max_clients, unauthorized, host, origin)', labelNames: ['reason'] as const, registers }),
     publishSeconds: new Histogram({ name: 'cnc_live_publish_seconds', help: 'Time the ingest thread spent fanning out one committed batch', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers }),
   }
 }
@@ -81,7 +85,7 @@ export class LiveFeed {
   get clients (): number { return this.#clients.size }
 
   /** Registers the WebSocket route on the server's app (server.ts calls this before listen). */
-  attach (app: Uws.TemplatedApp, token: TokenCheck | null): void {
+  attach (app: Uws.TemplatedApp, token: TokenCheck | null, edge: LiveEdge = { hosts: null, origins: () => true }): void {
     this.#app = app
     const { maxClients, maxBufferedBytes, log } = this.#opts
     app.ws<Client>(LIVE_PATH, {
@@ -97,6 +101,16 @@ export class LiveFeed {
         const extensions = req.getHeader('sec-websocket-extensions')
         const authorization = req.getHeader('authorization')
         const queryToken = new URLSearchParams(req.getQuery() ?? '').get('token')
+        const host = req.getHeader('host')
+        const origin = req.getHeader('origin')
+        if (edge.hosts !== null && !edge.hosts(host)) {
+          this.#refuse(res, 'host', ApiErrorCode.hostNotAllowed, `Host ${JSON.stringify(host.slice(0, 100))} is not allowed without http.auth_token (add it to http.allowed_hosts)`)
+          return
+        }
+        if (!edge.origins(origin, host)) {
+          this.#refuse(res, 'origin', ApiErrorCode.originNotAllowed, `Origin ${JSON.stringify(origin.slice(0, 200))} is not this server's origin nor in http.allowed_origins`)
+          return
+        }
         if (token !== null && !token(authorization) && !(queryToken !== null && token('Bearer ' + queryToken))) {
           this.#metrics.refused.inc({ reason: 'unauthorized' })
           res.cork(() => {
@@ -134,6 +148,11 @@ export class LiveFeed {
       })
     })
     log.debug({ path: LIVE_PATH }, 'live feed attached')
+  }
+
+  #refuse (res: Uws.HttpResponse, reason: 'host' | 'origin', code: string, message: string): void {
+    this.#metrics.refused.inc({ reason })
+    res.cork(() => { res.writeStatus('403 Forbidden').writeHeader('Content-Type', JSON_TYPE).end(errorBody(code, message)) })
   }
 
   /**

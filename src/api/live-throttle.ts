@@ -5,7 +5,8 @@
  * Unthrottled, every row of a watched machine is serialized. Throttled, a batch costs one parse
  * per watched machine at most: the newest row is sent at once when the machine's interval has
  * passed, else it waits as the machine's pending payload (a string copy, replaced by any newer
- * row) until a timer sends it. Rows replaced or skipped are counted as coalesced.
+ * row) until a timer sends it. Rows replaced or skipped are counted as coalesced. The table of
+ * machines is bounded (MAX_SLOTS, MAX_PENDING_CHARS below).
  */
 import type { ParsedBatch } from '../contracts.js'
 import { microsToIso, parseRfc3339Micros } from '../parse/timestamp.js'
@@ -37,11 +38,23 @@ export function readingJson (text: string): string | null {
     `"active_program_line":${num(r.active_program_line)},"total_power_kw":${num(r.total_power_kw)}}`
 }
 
-interface Slot { last: number, pending: string | null, pendingTime: number }
+/**
+ * pending: the machine's newest unsent row, as its raw payload text or, when that is longer than
+ * MAX_PENDING_CHARS (a publisher's extra fields), already as Reading JSON (json = true), which the
+ * message contract bounds (id ≤ 128, state ≤ 64 characters, numbers): a slot holds ≤ ~2 KB.
+ */
+interface Slot { last: number, pending: string | null, json: boolean, pendingTime: number }
 
-/** Slots idle this long are forgotten when the table grows past PRUNE_ABOVE machines. */
-const IDLE_MS = 60_000
-const PRUNE_ABOVE = 10_000
+/**
+ * Bounds of the per-machine table. A slot matters only while its machine has a pending row or was
+ * sent less than one interval ago; any other slot behaves exactly like no slot and is swept (at
+ * most once per SWEEP_EVERY_MS, or when the table doubled since the last sweep). Past MAX_SLOTS
+ * machines inside one interval, a machine without a slot is sent unthrottled rather than tracked:
+ * memory stays ≤ MAX_SLOTS × ~2 KB (≈ 20 MB) whatever ids publishers invent.
+ */
+export const MAX_SLOTS = 10_000
+export const MAX_PENDING_CHARS = 2_048
+const SWEEP_EVERY_MS = 1_000
 
 export class LiveThrottle {
   readonly #intervalMs: number
@@ -50,6 +63,11 @@ export class LiveThrottle {
   readonly #slots = new Map<string, Slot>()
   readonly #pending = new Set<string>()
   #timer: NodeJS.Timeout | undefined
+  #sweptAt = 0
+  #sizeAtSweep = 0
+
+  /** Machines tracked now (bounded by MAX_SLOTS). */
+  get slots (): number { return this.#slots.size }
 
   constructor (perSecond: number, emit: (rows: MachineRows) => void, coalesced: (n: number) => void) {
     this.#intervalMs = perSecond > 0 ? 1000 / perSecond : 0
@@ -90,29 +108,64 @@ export class LiveThrottle {
       if (b < 0 || (p.rowTimeMs[r] as number) >= (p.rowTimeMs[b] as number)) best[m] = r
     }
     const now = performance.now()
+    this.#maybeSweep(now)
     for (let m = 0; m < best.length; m++) {
       const r = best[m] as number
       if (r < 0) continue
       const id = p.machines[m] as string
       const t = p.rowTimeMs[r] as number
       let slot = this.#slots.get(id)
-      if (slot === undefined) this.#slots.set(id, slot = { last: -Infinity, pending: null, pendingTime: -Infinity })
+      if (slot === undefined) {
+        // At most one sweep per batch (now is the batch's): a full table costs O(MAX_SLOTS) once.
+        if (this.#slots.size >= MAX_SLOTS && this.#sweptAt !== now) this.#sweep(now)
+        if (this.#slots.size >= MAX_SLOTS) {
+          // Table full of machines active within one interval: send, do not track.
+          const json = readingJson(text(r))
+          if (json !== null) out.set(id, [json])
+          continue
+        }
+        this.#slots.set(id, slot = { last: -Infinity, pending: null, json: false, pendingTime: -Infinity })
+      }
       if (slot.pending !== null) {
         skipped++
-        if (t >= slot.pendingTime) { slot.pending = text(r); slot.pendingTime = t }
+        if (t >= slot.pendingTime) this.#hold(slot, text(r), t)
       } else if (now - slot.last >= this.#intervalMs) {
         const json = readingJson(text(r))
         slot.last = now
         if (json !== null) out.set(id, [json])
       } else {
-        slot.pending = text(r)
-        slot.pendingTime = t
+        this.#hold(slot, text(r), t)
         this.#pending.add(id)
       }
     }
     if (skipped > 0) this.#coalesced(skipped)
     if (out.size > 0) this.#emit(out)
     this.#arm()
+  }
+
+  /** Keeps a row as the slot's pending one, bounded (see Slot). */
+  #hold (slot: Slot, raw: string, t: number): void {
+    slot.pendingTime = t
+    if (raw.length <= MAX_PENDING_CHARS) {
+      slot.pending = raw
+      slot.json = false
+      return
+    }
+    const json = readingJson(raw)
+    if (json === null) return
+    slot.pending = json
+    slot.json = true
+  }
+
+  #maybeSweep (now: number): void {
+    if (now - this.#sweptAt >= SWEEP_EVERY_MS || this.#slots.size > 2 * this.#sizeAtSweep + 64) this.#sweep(now)
+  }
+
+  /** Forgets slots that carry nothing: no pending row and last sent an interval ago or more. */
+  #sweep (now: number): void {
+    for (const [id, s] of this.#slots) if (s.pending === null && now - s.last >= this.#intervalMs) this.#slots.delete(id)
+    this.#sweptAt = now
+    this.#sizeAtSweep = this.#slots.size
   }
 
   #arm (): void {
@@ -128,15 +181,13 @@ export class LiveThrottle {
       const slot = this.#slots.get(id)
       if (slot === undefined || slot.pending === null) { this.#pending.delete(id); continue }
       if (now - slot.last < this.#intervalMs) continue
-      const json = readingJson(slot.pending)
+      const json = slot.json ? slot.pending : readingJson(slot.pending)
       slot.pending = null
       slot.last = now
       this.#pending.delete(id)
       if (json !== null) out.set(id, [json])
     }
-    if (this.#slots.size > PRUNE_ABOVE) {
-      for (const [id, s] of this.#slots) if (s.pending === null && now - s.last > IDLE_MS) this.#slots.delete(id)
-    }
+    this.#maybeSweep(now)
     if (out.size > 0) this.#emit(out)
     this.#arm()
   }

@@ -2,6 +2,12 @@
  * GET  /api/v1/machines       all machines, ordered by id
  * POST /api/v1/machines       register one (ajv-validated JSON; 201, 400, 409, 413, 415)
  * GET  /api/v1/machines/:id   one machine or 404
+ *
+ * POST takes the original design's Machine struct as its Go client marshals it: the read-only
+ * created_at and last_updated are accepted and ignored, and Go's zero values for the optional
+ * fields ("" and 0: the struct cannot say "unknown") are stored as NULL. The body is JSON whatever
+ * the Content-Type says (the original never looked at it); router.ts refuses non-JSON types from
+ * browsers.
  */
 import { Ajv, type ErrorObject } from 'ajv'
 import { getMachine, insertMachine, listMachines, type NewMachine } from '../store/machines.js'
@@ -16,6 +22,8 @@ export const MACHINE_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$'
 /** Free text: no NUL (PostgreSQL text cannot store it), bounded length. */
 const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000]*$' }) as const
 const int4 = (min: number) => ({ type: ['integer', 'null'], minimum: min, maximum: 2_147_483_647 }) as const
+/** Fields the server sets; a client may send them back (the original struct marshals them), they are ignored. */
+export const READ_ONLY_FIELDS = ['created_at', 'last_updated'] as const
 
 export const newMachineSchema = {
   type: 'object',
@@ -25,9 +33,11 @@ export const newMachineSchema = {
     id: { type: 'string', pattern: MACHINE_ID_PATTERN },
     name: text(256),
     location: text(256),
-    controller_type: { ...text(128), type: ['string', 'null'] },
-    max_spindle_speed_rpm: int4(0),
-    axis_count: int4(1),
+    controller_type: { ...text(128), minLength: 0, type: ['string', 'null'], description: '"" is stored as null' },
+    max_spindle_speed_rpm: { ...int4(0), description: '0 is stored as null' },
+    axis_count: { ...int4(0), description: '0 is stored as null' },
+    created_at: { description: 'read-only: accepted and ignored' },
+    last_updated: { description: 'read-only: accepted and ignored' },
   },
 } as const
 
@@ -57,10 +67,6 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
   }
 
   async function create (ex: Exchange): Promise<void> {
-    const type = ex.headers.contentType.split(';')[0]?.trim().toLowerCase()
-    if (type !== 'application/json') {
-      throw new HttpError(415, ApiErrorCode.unsupportedMediaType, 'Content-Type must be application/json')
-    }
     if (Number(ex.headers.contentLength) > MAX_BODY_BYTES) {
       metrics.refused.inc({ reason: 'body_too_large' })
       throw tooLarge(MAX_BODY_BYTES)
@@ -79,7 +85,14 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
       throw new HttpError(400, ApiErrorCode.invalidJson, 'body is not valid JSON')
     }
     if (!validate(value)) throw new HttpError(400, ApiErrorCode.validationFailed, describe(validate.errors?.[0]))
-    const row = await insertMachine(store().db, value)
+    const row = await insertMachine(store().db, {
+      id: value.id,
+      name: value.name,
+      location: value.location,
+      controller_type: value.controller_type === '' ? null : value.controller_type,
+      max_spindle_speed_rpm: value.max_spindle_speed_rpm === 0 ? null : value.max_spindle_speed_rpm,
+      axis_count: value.axis_count === 0 ? null : value.axis_count,
+    })
     if (row === undefined) throw new HttpError(409, ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
     ex.json(201, row)
   }

@@ -4,8 +4,9 @@
  * the integration tests observe is a documented response of its operation.
  */
 import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines.js'
-import { DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
-import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT } from './rejected.js'
+import { COUNT_HEADER, DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
+import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
+import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
 
@@ -18,12 +19,30 @@ const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, m
 
 const E400 = error('A parameter or the body is invalid; the message names it')
 const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
-const E503 = error('The database is unavailable or the query timed out (never carries database text)')
+const E503 = error('The database is unavailable (database_unavailable), the query timed out (query_timeout), or every API database connection stayed busy for http.db_wait_ms (api_busy, with Retry-After); never carries database text')
 const E500 = error('Internal error (never carries database text)')
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
+
+const dataDescription = 'Window: start_time..end_time, both inclusive. As in the original API, without start_time it starts at ' +
+  '0001-01-01T00:00:00Z and without end_time it ends at now + 24 h, so no parameters means all data. ' +
+  `A window given with both bounds may span at most ${MAX_RANGE_DAYS} days (range_too_large); a window with a default bound is not ` +
+  'limited, as every page is bounded by limit. Pages are keyset on (time, row key): at most limit rows each, also inside a group ' +
+  'of rows sharing one timestamp; every row is returned once. A machine without readings (known or not) answers 200 with an ' +
+  'empty list. With a cursor, start_time and end_time are ignored (the cursor holds the window). Aggregates (bucket, agg): ' +
+  `the last hour by default, one hour from a single bound, at most ${MAX_RANGE_DAYS} days.`
+const dataParams = [
+  idParam,
+  timeQ('start_time', 'RFC 3339 with offset; fractional seconds to the microsecond; default 0001-01-01T00:00:00Z (aggregates: end_time - 1 h)'),
+  timeQ('end_time', 'RFC 3339 with offset; default now + 24 h (aggregates: now, or start_time + 1 h)'),
+  q('limit', { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT }, 'Rows per page'),
+  q('cursor', { type: 'string' }, 'Opaque position of the next page (from the Link header, or next_cursor)'),
+  q('bucket', { type: 'string', pattern: '^[1-9][0-9]{0,5}[smhd]$' }, 'Bucket width, e.g. 1m (with agg)'),
+  q('agg', { enum: ['avg', 'min', 'max', 'last'] }, 'Aggregate per bucket (with bucket)'),
+  q('max_points', { type: 'integer', minimum: 2, maximum: MAX_POINTS, default: DEFAULT_MAX_POINTS }, 'Cap on buckets; the bucket is widened to fit'),
+]
 
 const readingFields = {
   machine_id: { type: 'string' },
@@ -40,7 +59,21 @@ const readingFields = {
   total_power_kw: num,
 }
 
-export const openApiDocument = {
+type Operation = { summary?: string, security?: unknown, parameters?: unknown, responses: Record<string, { description: string, headers?: unknown }> }
+
+/** Adds, beside every GET operation, its HEAD: same parameters, statuses and headers, no content. */
+function withHead<D extends { paths: Record<string, Record<string, unknown>> }> (doc: D): D {
+  for (const item of Object.values(doc.paths) as Array<Record<string, Operation>>) {
+    const get = item.get
+    if (get === undefined) continue
+    const responses = Object.fromEntries(Object.entries(get.responses).map(([status, r]) =>
+      [status, r.headers === undefined ? { description: r.description } : { description: r.description, headers: r.headers }]))
+    item.head = { summary: `Headers of GET: ${get.summary ?? ''}`, ...(get.security === undefined ? {} : { security: get.security }), ...(get.parameters === undefined ? {} : { parameters: get.parameters }), responses }
+  }
+  return doc
+}
+
+export const openApiDocument = withHead({
   openapi: '3.1.0',
   info: {
     title: 'cnc-monitor API',
@@ -48,7 +81,10 @@ export const openApiDocument = {
     description: 'Queries over CNC telemetry stored by cnc-monitor. Errors: {"error":{"code","message"}}. ' +
       'With http.auth_token set, /api/* and /metrics need `Authorization: Bearer <token>`. ' +
       'Unknown paths answer 404 and known paths with another method 405 with an Allow header. ' +
-      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed").',
+      'HEAD answers on every GET operation with the headers GET would send (Content-Length included) and no body. ' +
+            'Without http.auth_token, /api/* and /metrics answer 403 host_not_allowed unless Host is a loopback name, http.host or in http.allowed_hosts (DNS rebinding). ' +
+      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed"); ' +
+      'an upgrade whose Origin is neither the same origin nor in http.allowed_origins answers 403 origin_not_allowed.',
   },
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
@@ -114,14 +150,17 @@ export const openApiDocument = {
       // Issue 7: fleet reads.
       FleetLatest: {
         type: 'object',
-        required: ['as_of', 'stale_after_seconds', 'count', 'data'],
+        required: ['as_of', 'stale_after_seconds', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
         properties: {
           as_of: ts,
           stale_after_seconds: { type: 'integer', description: 'fleet.stale_after_seconds' },
-          count: { type: 'integer' },
+          limit: { type: 'integer' },
+          count: { type: 'integer', description: 'Machines in this page' },
+          has_more: { type: 'boolean' },
+          next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page (opaque)' },
           data: {
             type: 'array',
-            description: 'The newest reading of every machine that has readings, ordered by machine_id',
+            description: 'The newest reading of each machine of the page, ordered by machine_id',
             items: {
               type: 'object',
               required: [...Object.keys(readingFields), 'age_seconds', 'stale'],
@@ -171,7 +210,7 @@ export const openApiDocument = {
             type: 'array',
             items: {
               type: 'object',
-              required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_encoding', 'payload'],
+              required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_truncated', 'payload_encoding', 'payload_preview'],
               properties: {
                 id: { type: 'integer' },
                 received_at: ts,
@@ -179,11 +218,28 @@ export const openApiDocument = {
                 stream_seq: { type: ['integer', 'null'] },
                 reason: { type: 'string' },
                 detail: { type: 'string' },
+                payload_bytes: { type: 'integer', description: 'Size of the stored payload' },
+                payload_truncated: { type: 'boolean', description: `true when the payload is longer than the preview (${PREVIEW_BYTES} bytes); GET /api/v1/rejected/{id} has all of it` },
                 payload_encoding: { enum: ['utf8', 'base64'] },
-                payload: { type: 'string' },
+                payload_preview: { type: 'string', description: `The first ${PREVIEW_BYTES} bytes (as text: up to the last whole character)` },
               },
             },
           },
+        },
+      },
+      RejectedMessage: {
+        type: 'object',
+        required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_encoding', 'payload'],
+        properties: {
+          id: { type: 'integer' },
+          received_at: ts,
+          subject: { type: 'string' },
+          stream_seq: { type: ['integer', 'null'] },
+          reason: { type: 'string' },
+          detail: { type: 'string' },
+          payload_bytes: { type: 'integer' },
+          payload_encoding: { enum: ['utf8', 'base64'] },
+          payload: { type: 'string', description: 'The whole stored payload' },
         },
       },
     },
@@ -212,6 +268,11 @@ export const openApiDocument = {
       get: { summary: 'All machines, ordered by id', responses: { 200: ok('Machines', { type: 'array', items: ref('Machine') }), 401: E401, 500: E500, 503: E503 } },
       post: {
         summary: 'Register a machine',
+        description: 'The body is JSON whatever the Content-Type (as in the original API): application/json, no type, ' +
+          'application/x-www-form-urlencoded (plain `curl -d`) and text/plain are read as JSON, the last three only without an ' +
+          'Origin header (browsers send one; this keeps other web pages from registering machines). created_at and last_updated ' +
+          '(the original Machine struct marshals them) are ignored; "" and 0 for the optional fields (Go\'s zero values) are stored as null. ' +
+          'Other unknown fields are refused (400 naming the field).',
         requestBody: { required: true, content: json(ref('NewMachine')) },
         responses: {
           201: ok('Stored', ref('Machine')),
@@ -219,7 +280,7 @@ export const openApiDocument = {
           401: E401,
           409: error('A machine with this id exists'),
           413: error(`Body over ${MAX_BODY_BYTES} bytes`),
-          415: error('Content-Type is not application/json'),
+          415: error('Content-Type is neither JSON nor one read as JSON (or, from a browser, not application/json)'),
           500: E500,
           503: E503,
         },
@@ -230,21 +291,33 @@ export const openApiDocument = {
     },
     '/api/v1/machines/{id}/data': {
       get: {
-        summary: 'Readings in time order (keyset pages), or aggregates per time bucket when bucket and agg are given',
-        description: 'Window: start_time..end_time inclusive. Without either: the last hour up to now; with one: one hour from it. ' +
-          `Windows over ${MAX_RANGE_DAYS} days are refused (range_too_large). A page never splits rows sharing one timestamp, ` +
-          'so it can be shorter than limit (or, when more than limit rows share one timestamp, longer). ' +
-          'A machine without readings (known or not) answers 200 with an empty list. With a cursor, start_time and end_time are ignored.',
-        parameters: [
-          idParam,
-          timeQ('start_time', 'RFC 3339 with offset; fractional seconds to the microsecond'),
-          timeQ('end_time', 'RFC 3339 with offset; default now (or start_time + 1 h)'),
-          q('limit', { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT }, 'Rows per page'),
-          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
-          q('bucket', { type: 'string', pattern: '^[1-9][0-9]{0,5}[smhd]$' }, 'Bucket width, e.g. 1m (with agg)'),
-          q('agg', { enum: ['avg', 'min', 'max', 'last'] }, 'Aggregate per bucket (with bucket)'),
-          q('max_points', { type: 'integer', minimum: 2, maximum: MAX_POINTS, default: DEFAULT_MAX_POINTS }, 'Cap on buckets; the bucket is widened to fit'),
-        ],
+        summary: 'Readings in time order: a JSON array (the original API\'s contract), paged through the Link header; or aggregates per time bucket when bucket and agg are given',
+        description: dataDescription + ' The answer is a bare JSON array of readings; when more rows follow, the `Link` header carries ' +
+          '`<…>; rel="next"` (RFC 8288, a path-absolute reference with the cursor and limit): a client that ignores headers gets the ' +
+          'first page, one that follows `next` until it is absent gets every row once. `X-Result-Count` gives the rows in this page. ' +
+          'With bucket and agg the answer is a BucketPage (an envelope: not part of the original API).',
+        parameters: dataParams,
+        responses: {
+          200: {
+            description: 'A page of readings (array), or buckets',
+            headers: {
+              Link: { description: 'rel="next": the next page; absent on the last page', schema: { type: 'string' } },
+              [COUNT_HEADER]: { description: 'Readings in this page', schema: { type: 'integer' } },
+            },
+            content: json({ oneOf: [{ type: 'array', items: ref('Reading') }, ref('BucketPage')] }),
+          },
+          400: E400,
+          401: E401,
+          500: E500,
+          503: E503,
+        },
+      },
+    },
+    '/api/v2/machines/{id}/data': {
+      get: {
+        summary: 'The same pages as /api/v1/machines/{id}/data in an envelope: window, count, has_more and next_cursor beside the data',
+        description: dataDescription + ' When has_more, pass next_cursor as cursor.',
+        parameters: dataParams,
         responses: {
           200: { description: 'A page of readings, or buckets', content: json({ oneOf: [ref('ReadingPage'), ref('BucketPage')] }) },
           400: E400,
@@ -263,7 +336,7 @@ export const openApiDocument = {
     },
     '/api/v1/rejected': {
       get: {
-        summary: 'Dead-lettered messages, newest first',
+        summary: 'Dead-lettered messages, newest first, with a bounded payload preview and the payload size',
         parameters: [
           q('limit', { type: 'integer', minimum: 1, maximum: MAX_REJECTED_LIMIT, default: DEFAULT_REJECTED_LIMIT }, 'Rows per page'),
           q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
@@ -271,11 +344,22 @@ export const openApiDocument = {
         responses: { 200: ok('A page of dead letters', ref('RejectedPage')), 400: E400, 401: E401, 500: E500, 503: E503 },
       },
     },
+    '/api/v1/rejected/{id}': {
+      get: {
+        summary: 'One dead letter with its whole payload',
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
+        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: error('No dead letter with this id'), 500: E500, 503: E503 },
+      },
+    },
     // Issue 7: fleet reads.
     '/api/v1/fleet/latest': {
       get: {
-        summary: 'The newest reading of every machine (one loose index scan), with its age and a stale flag',
-        responses: { 200: ok('Fleet', ref('FleetLatest')), 401: E401, 500: E500, 503: E503 },
+        summary: 'The newest reading of each machine (a loose index scan), with its age and a stale flag, in pages by machine id',
+        parameters: [
+          q('limit', { type: 'integer', minimum: 1, maximum: MAX_FLEET_LIMIT, default: DEFAULT_FLEET_LIMIT }, 'Machines per page'),
+          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
+        ],
+        responses: { 200: ok('Fleet', ref('FleetLatest')), 400: E400, 401: E401, 500: E500, 503: E503 },
       },
     },
     // Issue 12: plant-floor answers (openapi-plant.ts).
@@ -296,4 +380,4 @@ export const openApiDocument = {
       },
     },
   },
-} as const
+} as const)

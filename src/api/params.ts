@@ -65,9 +65,10 @@ export function machineIdParam (ex: Exchange): string {
   return id
 }
 
-const CURSOR_MAX = 512
+/** base64url of a cursor's JSON: a 128-character machine id (escaped) plus times and a row key fit. */
+const CURSOR_MAX = 2048
 
-export function encodeCursor (value: Record<string, string | number>): string {
+export function encodeCursor (value: Record<string, string | number | null | ReadonlyArray<string | null>>): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
 }
 

@@ -1,18 +1,23 @@
 /**
- * GET /api/v1/machines/:id/data    readings in time order, keyset-paged, or per-bucket aggregates
+ * GET /api/v1/machines/:id/data    the original API's contract: a JSON array of readings, oldest
+ *                                  first; paging in headers (Link rel="next", X-Result-Count)
+ * GET /api/v2/machines/:id/data    the same pages in an envelope {machine_id, …, next_cursor, data}
+ * GET …/data?bucket=&agg=          aggregates per time bucket (an envelope on both versions)
  * GET /api/v1/machines/:id/latest  the reading with the greatest timestamp
  *
- * Paging invariant: a page never splits the rows that share one timestamp (sensor_data has no id
- * to break ties), so the cursor "after time T" returns every row exactly once, also while new
- * rows arrive. We fetch limit+1 rows; when the extra row's timestamp equals the page's last,
- * that whole group moves to the next page. A group larger than `limit` is returned whole.
+ * Window defaults are the original's: no start_time = year 1, no end_time = now + 24 h, so no
+ * parameters means all data, paged. The 366-day bound applies to windows given with both bounds
+ * (and to aggregates, which read the whole window); a page's cost is bounded by `limit` through
+ * the index whatever the window, so default windows page through everything via `next`.
+ * Paging: reading-pages.ts (each page at most `limit` rows, also inside a group of equal timestamps).
  */
 import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
-import { MAX_MICROS, cursorMicros, cursorParam, encodeCursor, enumParam, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
+import { MAX_MICROS, MIN_MICROS, cursorParam, encodeCursor, enumParam, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
+import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
-import { latestReading, readingsAfter, readingsAt, type ReadingRow } from '../store/readings.js'
+import { latestReading, type ReadingRow } from '../store/readings.js'
 import type { StoreAccess } from './server.js'
 
 export const DEFAULT_LIMIT = 1_000
@@ -20,15 +25,17 @@ export const MAX_LIMIT = 10_000
 export const DEFAULT_MAX_POINTS = 2_000
 export const MAX_POINTS = 20_000
 const HOUR = 3_600_000_000n
-/** Windows longer than this are refused at the edge (range_too_large). */
+/** Windows longer than this are refused at the edge (range_too_large) when both bounds are given. */
 export const MAX_RANGE_DAYS = 366
 const MAX_RANGE = BigInt(MAX_RANGE_DAYS) * 24n * HOUR
+/** Response header with the number of readings in this page (the array's length). */
+export const COUNT_HEADER = 'X-Result-Count'
 
 /** Bucket widths a too-fine request is widened to (seconds), then whole weeks. */
 const NICE_WIDTHS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 }
-
-interface DataCursor { readonly after: bigint, readonly start: bigint, readonly end: bigint }
+/** Streamed pages are cut into chunks of about this many characters. */
+const CHUNK_CHARS = 64 * 1024
 
 const num = (v: number | null): string => v === null ? 'null' : String(v)
 
@@ -39,17 +46,35 @@ function readingJson (idJson: string, r: ReadingRow): string {
     `"active_program_line":${num(r[9])},"total_power_kw":${num(r[10])}}`
 }
 
-function window (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
+function refuseRange (metrics: HttpMetrics): HttpError {
+  metrics.refused.inc({ reason: 'range_too_large' })
+  return new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${MAX_RANGE_DAYS} days; page through shorter windows`)
+}
+
+/** Readings window, the original's defaults (see the file header). A default end before start_time is an empty window. */
+function dataWindow (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
+  const s = timeParam(ex, 'start_time')
+  const e = timeParam(ex, 'end_time')
+  const start = s ?? MIN_MICROS
+  let end = e ?? nowMicros() + 24n * HOUR
+  if (end > MAX_MICROS) end = MAX_MICROS
+  if (start > end) {
+    if (e !== undefined) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
+    end = start - 1n
+  }
+  if (s !== undefined && e !== undefined && end - start > MAX_RANGE) throw refuseRange(metrics)
+  return { start, end }
+}
+
+/** Aggregates window: the last hour by default, one hour from a single bound, at most 366 days. */
+function bucketWindow (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
   const s = timeParam(ex, 'start_time')
   const e = timeParam(ex, 'end_time')
   // A default bound one hour past 9999-12-31 is clamped: PostgreSQL could not parse year 10000.
   const end = e ?? (s === undefined ? nowMicros() : (s + HOUR > MAX_MICROS ? MAX_MICROS : s + HOUR))
   const start = s ?? end - HOUR
   if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
-  if (end - start > MAX_RANGE) {
-    metrics.refused.inc({ reason: 'range_too_large' })
-    throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${MAX_RANGE_DAYS} days; page through shorter windows`)
-  }
+  if (end - start > MAX_RANGE) throw refuseRange(metrics)
   return { start, end }
 }
 
@@ -69,67 +94,79 @@ function widen (secs: number, rangeSeconds: number, maxPoints: number): number {
   return Math.ceil(need / 604800) * 604800
 }
 
+function * arrayChunks (rows: readonly ReadingRow[], idJson: string): Generator<string> {
+  let out = '['
+  for (let i = 0; i < rows.length; i++) {
+    out += (i === 0 ? '' : ',') + readingJson(idJson, rows[i] as ReadingRow)
+    if (out.length >= CHUNK_CHARS) { yield out; out = '' }
+  }
+  yield out + ']'
+}
+
+/** A bare JSON array; one end() when it fits a chunk, else streamed with backpressure. */
+async function sendArray (ex: Exchange, rows: readonly ReadingRow[], idJson: string, headers: Record<string, string>): Promise<void> {
+  const chunks = arrayChunks(rows, idJson)
+  const first = chunks.next().value ?? '[]'
+  const second = chunks.next()
+  if (second.done === true) {
+    ex.send(200, first, 'application/json', headers)
+    return
+  }
+  await ex.stream((function * () {
+    yield first
+    yield second.value
+    yield * chunks
+  })(), headers)
+}
+
 export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[] {
-  const checkCursor = (id: string) => (v: Record<string, unknown>): DataCursor | null => {
-    const after = cursorMicros(v.a)
-    const start = cursorMicros(v.s)
-    const end = cursorMicros(v.e)
-    if (v.v !== 1 || v.m !== id || after === null || start === null || end === null) return null
-    return { after, start, end }
+  async function getBuckets (ex: Exchange, id: string): Promise<void> {
+    const agg = enumParam(ex, 'agg', AGGS)
+    if (agg === undefined) throw badParam(`agg is required with bucket: one of ${AGGS.join(', ')}`)
+    if (!ex.query.has('bucket')) throw badParam('bucket is required with agg, e.g. bucket=1m')
+    const asked = bucketSeconds(ex)
+    const maxPoints = intParam(ex, 'max_points', DEFAULT_MAX_POINTS, 2, MAX_POINTS)
+    const { start, end } = bucketWindow(ex, metrics)
+    const secs = widen(asked, Number(end - start) / 1e6, maxPoints)
+    const { db, buckets } = store()
+    const q = { machineId: id, startIso: microsToIso(start), endIso: microsToIso(end), bucketSeconds: secs, agg }
+    const rows = await buckets(db, q)
+    const fields = agg === 'last' ? LAST_FIELDS : NUMERIC_FIELDS
+    const head = `{"machine_id":${JSON.stringify(id)},"start_time":"${q.startIso}","end_time":"${q.endIso}","agg":"${agg}",` +
+      `"bucket_seconds":${secs},"requested_bucket_seconds":${asked},"count":${rows.length},"data":`
+    const one = (r: BucketRow): string => {
+      let out = `{"bucket":"${r[0]}","count":${r[1]}`
+      for (let i = 0; i < fields.length; i++) {
+        const v = r[i + 2]
+        out += `,"${fields[i] as string}":${v === null || v === undefined ? 'null' : typeof v === 'string' ? JSON.stringify(v) : String(v)}`
+      }
+      return out + '}'
+    }
+    await sendRows(ex, head, rows, one)
   }
 
-  async function getData (ex: Exchange): Promise<void> {
+  const getData = (envelope: boolean) => async (ex: Exchange): Promise<void> => {
     const id = machineIdParam(ex)
-    const agg = enumParam(ex, 'agg', AGGS)
-    if (agg !== undefined || ex.query.has('bucket')) {
-      if (agg === undefined) throw badParam(`agg is required with bucket: one of ${AGGS.join(', ')}`)
-      if (!ex.query.has('bucket')) throw badParam('bucket is required with agg, e.g. bucket=1m')
-      const asked = bucketSeconds(ex)
-      const maxPoints = intParam(ex, 'max_points', DEFAULT_MAX_POINTS, 2, MAX_POINTS)
-      const { start, end } = window(ex, metrics)
-      const secs = widen(asked, Number(end - start) / 1e6, maxPoints)
-      const { db, buckets } = store()
-      const q = { machineId: id, startIso: microsToIso(start), endIso: microsToIso(end), bucketSeconds: secs, agg }
-      const rows = await buckets(db, q)
-      const fields = agg === 'last' ? LAST_FIELDS : NUMERIC_FIELDS
-      const head = `{"machine_id":${JSON.stringify(id)},"start_time":"${q.startIso}","end_time":"${q.endIso}","agg":"${agg}",` +
-        `"bucket_seconds":${secs},"requested_bucket_seconds":${asked},"count":${rows.length},"data":`
-      const one = (r: BucketRow): string => {
-        let out = `{"bucket":"${r[0]}","count":${r[1]}`
-        for (let i = 0; i < fields.length; i++) {
-          const v = r[i + 2]
-          out += `,"${fields[i] as string}":${v === null || v === undefined ? 'null' : typeof v === 'string' ? JSON.stringify(v) : String(v)}`
-        }
-        return out + '}'
-      }
-      await sendRows(ex, head, rows, one)
-      return
-    }
+    if (ex.query.has('agg') || ex.query.has('bucket')) return getBuckets(ex, id)
     const limit = intParam(ex, 'limit', DEFAULT_LIMIT, 1, MAX_LIMIT)
     const cursor = cursorParam(ex, checkCursor(id))
-    const { start, end } = cursor ?? window(ex, metrics)
-    const after = cursor?.after ?? start - 1n
-    const { db } = store()
+    const { start, end } = cursor ?? dataWindow(ex, metrics)
     const endIso = microsToIso(end)
-    let rows = await readingsAfter(db, id, microsToIso(after), endIso, limit + 1)
-    let next: string | null = null
-    if (rows.length > limit) {
-      const boundary = (rows[limit] as ReadingRow)[0]
-      let cut = limit
-      while (cut > 0 && (rows[cut - 1] as ReadingRow)[0] === boundary) cut--
-      if (cut === 0) {
-        rows = await readingsAt(db, id, boundary)
-        cut = rows.length
-      }
-      rows = rows.slice(0, cut)
-      const last = (rows[cut - 1] as ReadingRow)[0]
-      next = encodeCursor({ v: 1, m: id, a: last, s: microsToIso(start), e: endIso })
-    }
+    const page = cursor === undefined
+      ? await readPage(store().db, id, microsToIso(start - 1n), null, 0, endIso, limit)
+      : await readPage(store().db, id, microsToIso(cursor.t), cursor.k, cursor.n, endIso, limit)
     if (ex.aborted) return
+    const next = page.next === null ? null : encodeCursor({ v: 2, m: id, ...page.next, s: microsToIso(start), e: endIso })
     const idJson = JSON.stringify(id)
+    if (!envelope) {
+      const headers: Record<string, string> = { [COUNT_HEADER]: String(page.rows.length) }
+      if (next !== null) headers.Link = `</api/v1/machines/${encodeURIComponent(id)}/data?cursor=${next}&limit=${limit}>; rel="next"`
+      await sendArray(ex, page.rows, idJson, headers)
+      return
+    }
     const head = `{"machine_id":${idJson},"start_time":"${microsToIso(start)}","end_time":"${endIso}","limit":${limit},` +
-      `"count":${rows.length},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
-    await sendRows(ex, head, rows, (r) => readingJson(idJson, r))
+      `"count":${page.rows.length},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
+    await sendRows(ex, head, page.rows, (r) => readingJson(idJson, r))
   }
 
   async function getLatest (ex: Exchange): Promise<void> {
@@ -140,7 +177,8 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
   }
 
   return [
-    { method: 'GET', pattern: '/api/v1/machines/:id/data', auth: true, handler: getData },
+    { method: 'GET', pattern: '/api/v1/machines/:id/data', auth: true, handler: getData(false) },
+    { method: 'GET', pattern: '/api/v2/machines/:id/data', auth: true, handler: getData(true) },
     { method: 'GET', pattern: '/api/v1/machines/:id/latest', auth: true, handler: getLatest },
   ]
 }

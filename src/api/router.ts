@@ -1,10 +1,12 @@
 /**
- * A tiny route table over uWS's router. For every pattern it registers the declared methods,
- * then `any` on the same pattern (uWS tries method routes first) for 405 with Allow, and a final
- * catch-all for 404. Each request becomes an Exchange (http.ts) before its handler runs.
+ * A tiny route table over uWS's router. For every pattern it registers the declared methods (and
+ * HEAD for each GET, answered by the GET handler through head.ts), then `any` on the same pattern
+ * (uWS tries method routes first) for 405 with Allow, and a final catch-all for 404. Each request
+ * becomes an Exchange (http.ts) before its handler runs.
  */
 import type { Logger } from 'pino'
 import type { TokenCheck } from './auth.js'
+import { headResponse } from './head.js'
 import { ApiErrorCode, Exchange, HttpError, errorBody, JSON_TYPE } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import type { Uws } from './uws.js'
@@ -27,6 +29,24 @@ export interface MountOptions {
   readonly token: TokenCheck | null
 }
 
+/**
+ * POST bodies are JSON whatever their Content-Type says, as in the original API (plain `curl -d`
+ * sends application/x-www-form-urlencoded, fetch with a string body text/plain). Those two and no
+ * type at all are the types a browser may send cross-site without a CORS preflight, so they are
+ * taken only without an Origin header (a browser always sends one on POST): another web page the
+ * operator opens cannot register machines through the browser when http.auth_token is not set.
+ */
+const JSON_TYPE_RE = /^application\/(?:[\w.+-]+\+)?json$/
+const LENIENT_TYPES = new Set(['', 'application/x-www-form-urlencoded', 'text/plain'])
+
+function mediaTypeRefusal (contentType: string, origin: string): HttpError | null {
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
+  if (JSON_TYPE_RE.test(type) || (LENIENT_TYPES.has(type) && origin === '')) return null
+  return new HttpError(415, ApiErrorCode.unsupportedMediaType, type === '' || LENIENT_TYPES.has(type)
+    ? 'Content-Type must be application/json for requests from a browser (Origin present)'
+    : `Content-Type must be application/json; got ${JSON.stringify(type.slice(0, 64))}`)
+}
+
 const UNMATCHED = '(unmatched)'
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
 /** Client-chosen methods would make unbounded metric labels. */
@@ -37,17 +57,23 @@ export function mount (app: Uws.TemplatedApp, routes: readonly Route[], opts: Mo
   const exchange = (res: Uws.HttpResponse, req: Uws.HttpRequest, route: string, method: string, paramCount: number): Exchange => {
     const params: string[] = []
     for (let i = 0; i < paramCount; i++) params.push(req.getParameter(i))
-    return new Exchange(res, { route, method, params, query: req.getQuery() ?? '', header: (n) => req.getHeader(n) }, metrics, log)
+    // HEAD (on any route, the 404 and 405 answers included) never sends a body.
+    const r = req.getCaseSensitiveMethod() === 'HEAD' ? headResponse(res) : res
+    return new Exchange(r, { route, method, params, query: req.getQuery() ?? '', header: (n) => req.getHeader(n) }, metrics, log)
   }
-  const allowed = new Map<string, Method[]>()
+  const allowed = new Map<string, string[]>()
   for (const r of routes) {
     const paramCount = (r.pattern.match(/\/:/g) ?? []).length
-    const register = r.method === 'GET' ? app.get.bind(app) : app.post.bind(app)
-    register(r.pattern, (res, req) => {
-      const ex = exchange(res, req, r.pattern, r.method, paramCount)
+    const handle = (head: boolean) => (res: Uws.HttpResponse, req: Uws.HttpRequest): void => {
+      const ex = exchange(res, req, r.pattern, head ? 'HEAD' : r.method, paramCount)
       if (r.auth && token !== null && !token(ex.headers.authorization)) {
         metrics.refused.inc({ reason: 'unauthorized' })
         ex.fail(new HttpError(401, ApiErrorCode.unauthorized, 'missing or wrong bearer token (Authorization: Bearer <http.auth_token>)', { 'WWW-Authenticate': 'Bearer' }))
+        return
+      }
+      const refusal = r.method === 'POST' ? mediaTypeRefusal(ex.headers.contentType, req.getHeader('origin')) : null
+      if (refusal !== null) {
+        ex.fail(refusal)
         return
       }
       try {
@@ -56,8 +82,14 @@ export function mount (app: Uws.TemplatedApp, routes: readonly Route[], opts: Mo
       } catch (err) {
         ex.fail(err)
       }
-    })
-    allowed.set(r.pattern, [...(allowed.get(r.pattern) ?? []), r.method])
+    }
+    if (r.method === 'GET') {
+      app.get(r.pattern, handle(false))
+      app.head(r.pattern, handle(true))
+    } else {
+      app.post(r.pattern, handle(false))
+    }
+    allowed.set(r.pattern, [...(allowed.get(r.pattern) ?? []), ...(r.method === 'GET' ? ['GET', 'HEAD'] : [r.method])])
   }
   for (const [pattern, methods] of allowed) {
     const allow = methods.join(', ')

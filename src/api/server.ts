@@ -12,8 +12,11 @@ import { ErrorCode, ServiceError } from '../errors.js'
 import { tokenCheck } from './auth.js'
 import { healthRoutes } from './health.js'
 import { ApiErrorCode, HttpError } from './http.js'
-import { createHttpMetrics } from './http-metrics.js'
+import { createHttpMetrics, type HttpMetrics } from './http-metrics.js'
+import { DbGate } from './db-gate.js'
+import { hostCheck, originCheck, type HostCheck } from './edge.js'
 import { machineRoutes } from './machines.js'
+import { ReadinessCache } from './readiness-cache.js'
 import { readingRoutes } from './readings.js'
 import { rejectedRoutes } from './rejected.js'
 import { mount, type Route } from './router.js'
@@ -35,6 +38,11 @@ export interface Readiness {
   check (): Promise<Record<string, string> | null>
   /** Facts reported with every answer, e.g. { database_mode: 'timescaledb' }. */
   details (): Record<string, string>
+  /**
+   * Optional, synchronous and cheap: problems known at once (e.g. { service: 'draining' }), merged
+   * over check()'s last answer on every /readyz (check() itself runs in the background, readiness-cache.ts).
+   */
+  now? (): Record<string, string> | null
 }
 
 /** The API's database access once start-up has made it (the server listens before). */
@@ -55,6 +63,13 @@ export interface ServerDeps {
   readonly store: () => Store | undefined
   /** http.auth_token; '' = no auth. */
   readonly authToken: string
+  /** http.allowed_hosts (checked while authToken is ''), http.allowed_origins (WebSocket), edge.ts. */
+  readonly allowedHosts?: readonly string[]
+  readonly allowedOrigins?: readonly string[]
+  /** database.api_pool_size: queries admitted at once (db-gate.ts); default 4. */
+  readonly dbSlots?: number
+  /** http.db_wait_ms: longest wait for a connection before 503 api_busy; default 5000. */
+  readonly dbWaitMs?: number
   /** Issue 7: /api/v1/fleet/latest and /machines/:id/states (absent = not mounted). */
   readonly fleet?: FleetOptions
   /** Issue 7: the WebSocket feed at /api/v1/live (absent = not mounted). */
@@ -63,12 +78,35 @@ export interface ServerDeps {
   readonly plant?: PlantOptions
 }
 
+/**
+ * Routes whose queries may run long (fleet-wide, or a window of up to 366 days): they share at
+ * most database.api_pool_size − 1 connections (db-gate.ts), so one-row reads always get one.
+ */
+const HEAVY_ROUTES = new Set(['/api/v1/fleet/latest', '/api/v1/machines/:id/data', '/api/v1/machines/:id/states', '/api/v1/rejected', '/api/v1/machines'])
+
+/** A route behind the Host check (routes that need the token, while none is set) and the DB gate's context. */
+function guarded (r: Route, gate: DbGate, hosts: HostCheck | null, metrics: HttpMetrics): Route {
+  const heavy = HEAVY_ROUTES.has(r.pattern) && r.method === 'GET'
+  return {
+    ...r,
+    handler: (ex) => {
+      if (r.auth && hosts !== null && !hosts(ex.headers.host)) {
+        metrics.refused.inc({ reason: 'host' })
+        throw new HttpError(403, ApiErrorCode.hostNotAllowed,
+          `Host ${JSON.stringify(ex.headers.host.slice(0, 100))} is not allowed without http.auth_token: use a loopback address, or add the name to http.allowed_hosts`)
+      }
+      return gate.context.run({ heavy, onAbort: (cb) => ex.onAbort(cb) }, () => r.handler(ex))
+    },
+  }
+}
+
 export class ApiServer {
   readonly #deps: ServerDeps
   readonly #uws: typeof Uws
   #listenSocket: Uws.us_listen_socket | false = false
   #port = 0
   #routes: readonly Route[] = []
+  #readiness: ReadinessCache | undefined
 
   constructor (deps: ServerDeps) {
     this.#deps = deps
@@ -82,13 +120,17 @@ export class ApiServer {
   async start (): Promise<void> {
     const { host, port, registry, readiness, log } = this.#deps
     const metrics = createHttpMetrics(registry)
+    const gate = new DbGate(this.#deps.dbSlots ?? 4, this.#deps.dbWaitMs ?? 5_000, () => metrics.refused.inc({ reason: 'api_busy' }))
+    let gated: { readonly from: Store, readonly to: Store } | undefined
     const store: StoreAccess = () => {
       const s = this.#deps.store()
       if (s === undefined) throw new HttpError(503, ApiErrorCode.databaseUnavailable, 'the service is starting; the database is not connected yet')
-      return s
+      if (gated?.from !== s) gated = { from: s, to: { db: gate.wrap(s.db), buckets: s.buckets } }
+      return gated.to
     }
+    this.#readiness = new ReadinessCache(readiness)
     this.#routes = [
-      ...healthRoutes(registry, readiness),
+      ...healthRoutes(registry, this.#readiness),
       ...machineRoutes(store, metrics),
       ...readingRoutes(store, metrics),
       ...rejectedRoutes(store),
@@ -99,9 +141,10 @@ export class ApiServer {
     ]
     const app = this.#uws.App()
     const token = tokenCheck(this.#deps.authToken)
-    mount(app, this.#routes, { metrics, log, token })
+    const hosts = hostCheck(this.#deps.authToken, host, this.#deps.allowedHosts ?? [])
+    mount(app, this.#routes.map((r) => guarded(r, gate, hosts, metrics)), { metrics, log, token })
     // Issue 7: the live feed's WebSocket route and the operator page at / (dist/web, when built).
-    this.#deps.live?.attach(app, token)
+    this.#deps.live?.attach(app, token, { hosts, origins: originCheck(this.#deps.allowedOrigins ?? []) })
     const web = mountWeb(app)
     if (web.length === 0) log.warn('operator page not built (dist/web missing): / answers 404')
 
@@ -120,10 +163,12 @@ export class ApiServer {
         resolve()
       })
     })
+    this.#readiness.start()
     log.info({ host, port: this.#port, auth: this.#deps.authToken !== '' }, 'http server listening')
   }
 
   close (): void {
+    this.#readiness?.close()
     this.#deps.live?.close()
     if (this.#listenSocket !== false) {
       this.#uws.us_listen_socket_close(this.#listenSocket)

@@ -50,6 +50,12 @@ export interface Config {
     readonly auth_token: string
     /** Allows a non-loopback host without auth_token (otherwise start-up refuses). */
     readonly allow_unauthenticated: boolean
+    /** Without auth_token, requests must name one of these hosts (Host header) or a loopback one; '*' = any. */
+    readonly allowed_hosts: readonly string[]
+    /** WebSocket upgrades from these origins are accepted besides the same origin; '*' = any. */
+    readonly allowed_origins: readonly string[]
+    /** A request waiting this long for an API database connection answers 503 api_busy. */
+    readonly db_wait_ms: number
   }
   readonly ingest: {
     readonly batch_size: number
@@ -239,6 +245,19 @@ export const configSchema = {
         port: int(0, 65_535, 8081),
         auth_token: { type: 'string', maxLength: 4096, default: '' },
         allow_unauthenticated: { type: 'boolean', default: false },
+        allowed_hosts: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^,\\s]+$' },
+          maxItems: 64,
+          default: [],
+        },
+        allowed_origins: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, maxLength: 512, pattern: '^(\\*|https?://[^,\\s/]+)$' },
+          maxItems: 64,
+          default: [],
+        },
+        db_wait_ms: int(1, 60_000, 5_000),
       },
     },
     ingest: {

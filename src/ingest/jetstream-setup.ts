@@ -57,7 +57,7 @@ export async function ensureStream (jsm: JetStreamManager, stream: string, log: 
   } catch (err) {
     if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err
     const info = await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], ...limits })
-    log.info({ stream, subjects: [`${stream}.>`], ...limits }, 'created stream')
+    log.info({ stream, subjects: [`${stream}.>`], ...limits, ...(limits === undefined ? {} : { max_age: undefined, max_age_ms: millis(limits.max_age ?? 0) }) }, 'created stream')
     return `${stream}@${info.created}`
   }
 }

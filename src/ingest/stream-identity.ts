@@ -13,9 +13,9 @@
  * Why "received before that was seen" suffices: the server sends an old stream's deliveries before it
  * deletes that stream, and answers our info request after, on the same connection; so every message
  * of the old stream arrives before the answer that first shows the stream missing or new.
- * One check = STREAM.INFO + CONSUMER.INFO (two small JetStream API requests); at most one runs at a
- * time, batches arriving meanwhile wait for the next: ≤ 2 checks per batch handed on, plus one every
- * CHECK_EVERY_MS, and at once when a pull is answered "consumer deleted" (suspect()).
+ * One check = STREAM.INFO (a small JetStream API request; CONSUMER.INFO too every CHECK_EVERY_MS, and
+ * at once when a pull is answered "consumer deleted": suspect()). At most one runs at a time; batches
+ * arriving meanwhile wait for the next, so a batch waits one or two round trips.
  *
  * A missing consumer is recreated from configuration, starting after the last ack floor seen and
  * the ledger ranges contiguous with it (below that everything was settled, and ledger ranges may have
@@ -67,6 +67,7 @@ export class StreamIdentity {
   #consumerMissing = false
   /** Pulls may have gone to a consumer that no longer exists: pull afresh once it is confirmed. */
   #repull = false
+  #wantConsumer = true
   #ackFloor = 0
   #started = 0
   #confirmed = 0
@@ -102,6 +103,10 @@ export class StreamIdentity {
 
   /** The source's batch callback. */
   readonly admit = (batch: IngestBatch): void => {
+    if (this.#closed) {
+      this.#o.nak(batch.replies)
+      return
+    }
     this.#held.push({ batch, needs: this.#started + 1, lastSignal: Date.now() })
     this.#check()
   }
@@ -112,8 +117,11 @@ export class StreamIdentity {
     this.#check()
   }
 
-  /** Stops checking once every held batch went on or was nak'd, or at the deadline (then naks the rest). */
-  async close (deadlineMs: number): Promise<void> {
+  /**
+   * Stops checking once every held batch went on or was nak'd, or at the deadline (then naks the rest
+   * and resolves false).
+   */
+  async close (deadlineMs: number): Promise<boolean> {
     const until = Date.now() + deadlineMs
     while (this.#held.length > 0 && Date.now() < until) {
       this.#check()
@@ -123,7 +131,9 @@ export class StreamIdentity {
     clearInterval(this.#tick)
     clearTimeout(this.#switchTimer)
     clearTimeout(this.#retryTimer)
-    for (const h of this.#held.splice(0)) this.#o.nak(h.batch.replies)
+    const left = this.#held.splice(0)
+    for (const h of left) this.#o.nak(h.batch.replies)
+    return left.length === 0
   }
 
   #onTick (keepAliveAfterMs: number): void {
@@ -134,6 +144,7 @@ export class StreamIdentity {
         h.lastSignal = now
       }
     }
+    this.#wantConsumer = true
     this.#check()
   }
 
@@ -164,9 +175,10 @@ export class StreamIdentity {
   /** One check; false when it could not tell (NATS away, a timeout). */
   async #runCheck (n: number): Promise<boolean> {
     const { jsm, log } = this.#o
+    const withConsumer = this.#wantConsumer || this.#repull || this.#consumerMissing
     const [stream, consumer] = await Promise.allSettled([
       jsm.streams.info(this.#stream),
-      jsm.consumers.info(this.#stream, this.#o.config.nats.consumer),
+      withConsumer ? jsm.consumers.info(this.#stream, this.#o.config.nats.consumer) : Promise.resolve(null),
     ])
     const seenAt = Date.now()
     if (stream.status === 'rejected') {
@@ -190,7 +202,10 @@ export class StreamIdentity {
       log.warn({ from: this.#key, to: key }, 'stream recreated: ledger identity follows it once the old stream\'s batches are settled')
     }
     this.#streamMissingSince = 0
-    if (consumer.status === 'fulfilled') {
+    if (!withConsumer) {
+      if (this.#repull) this.#again = true
+    } else if (consumer.status === 'fulfilled' && consumer.value !== null) {
+      this.#wantConsumer = false
       this.#ackFloor = consumer.value.ack_floor.stream_seq
       if (this.#consumerMissing) log.info({ consumer: this.#o.config.nats.consumer }, 'consumer exists again')
       this.#consumerMissing = false
@@ -198,7 +213,7 @@ export class StreamIdentity {
         this.#repull = false
         this.#o.consumerBack()
       }
-    } else if (isApiError(consumer.reason, JetStreamApiCodes.ConsumerNotFound)) {
+    } else if (consumer.status === 'rejected' && isApiError(consumer.reason, JetStreamApiCodes.ConsumerNotFound)) {
       await this.#recreateConsumer()
     }
     this.#confirm(n)

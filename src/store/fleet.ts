@@ -21,8 +21,18 @@ export const ALL_MACHINE_IDS = `ids AS (
   FROM ids WHERE ids.machine_id IS NOT NULL
 )`
 
+/**
+ * One page of machines after `$1` (exclusive; '' = from the first), at most `$2`. The depth counter
+ * stops the recursion after $2 machines, so a page costs $2 index probes whatever the fleet's size
+ * (the outer ORDER BY then sorts at most $2 rows).
+ */
 const FLEET_LATEST = `
-WITH RECURSIVE ${ALL_MACHINE_IDS}
+WITH RECURSIVE ids AS (
+  (SELECT machine_id, 1 AS n FROM sensor_data WHERE machine_id > $1 ORDER BY machine_id LIMIT 1)
+  UNION ALL
+  SELECT (SELECT s.machine_id FROM sensor_data s WHERE s.machine_id > ids.machine_id ORDER BY s.machine_id LIMIT 1), ids.n + 1
+  FROM ids WHERE ids.machine_id IS NOT NULL AND ids.n < $2
+)
 SELECT ids.machine_id, ${isoUtc('l.time')}, l.temperature, l.spindle_speed, l.x_pos_mm, l.y_pos_mm, l.z_pos_mm,
   l.feed_rate_actual, l.spindle_load_percent, l.machine_state, l.active_program_line, l.total_power_kw,
   extract(epoch FROM now() - l.time)::float8
@@ -33,8 +43,9 @@ CROSS JOIN LATERAL (
 WHERE ids.machine_id IS NOT NULL
 ORDER BY ids.machine_id`
 
-export async function fleetLatest (db: pg.Pool): Promise<FleetRow[]> {
-  const r = await db.query<FleetRow>({ name: 'fleet-latest', text: FLEET_LATEST, rowMode: 'array' })
+/** The newest reading of at most `limit` machines with ids after `after` ('' = from the first), by id. */
+export async function fleetLatest (db: pg.Pool, after: string, limit: number): Promise<FleetRow[]> {
+  const r = await db.query<FleetRow>({ name: 'fleet-latest-page', text: FLEET_LATEST, values: [after, limit], rowMode: 'array' })
   return r.rows
 }
 

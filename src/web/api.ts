@@ -17,7 +17,7 @@ export interface Reading {
 }
 
 /** running_states: not sent by /fleet/latest yet; the page then learns them from the first /states answer. */
-export interface FleetPage { stale_after_seconds: number, running_states?: string[], data: Reading[] }
+export interface FleetPage { stale_after_seconds: number, running_states?: string[], next_cursor?: string | null, data: Reading[] }
 export interface MachineInfo { id: string, name: string, location: string }
 export interface Bucket { bucket: string, temperature: number | null, spindle_load_percent: number | null, spindle_speed: number | null }
 export interface StateShare { state: string | null, seconds: number, running: boolean }

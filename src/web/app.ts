@@ -10,6 +10,8 @@ import { Fleet } from './fleet.js'
 import { HEALTH_EVERY_MS, pollHealth } from './health.js'
 import { MachineView } from './machine-view.js'
 
+/** fleet/latest pages the page loads at most (5,000 machines each). */
+const MAX_FLEET_PAGES = 4
 const FLEET_REFRESH_MS = 15_000
 const MACHINES_REFRESH_MS = 60_000
 
@@ -34,10 +36,14 @@ function problem (what: string, err: unknown): void {
 
 async function loadFleet (): Promise<void> {
   try {
-    const page = await api<FleetPage>('/api/v1/fleet/latest')
-    fleet.setStaleAfter(page.stale_after_seconds)
-    if (page.running_states !== undefined) runningStates(page.running_states)
-    for (const r of page.data) fleet.reading(r)
+    let cursor: string | null = null
+    for (let n = 0; n < MAX_FLEET_PAGES && (n === 0 || cursor !== null); n++) {
+      const page: FleetPage = await api<FleetPage>('/api/v1/fleet/latest?limit=5000' + (cursor === null ? '' : '&cursor=' + encodeURIComponent(cursor)))
+      fleet.setStaleAfter(page.stale_after_seconds)
+      if (page.running_states !== undefined) runningStates(page.running_states)
+      for (const r of page.data) fleet.reading(r)
+      cursor = page.next_cursor ?? null
+    }
     $('fleet-error').hidden = true
   } catch (err) {
     problem('fleet', err)

@@ -105,3 +105,13 @@ export async function committedThrough (client: SqlClient, streamKey: string, af
   }
   return through
 }
+
+/**
+ * Drops the ranges of earlier incarnations of `stream` (deleted and recreated: another creation time
+ * in the key) once older than `minAgeMs`: no batch of a deleted stream is in flight that long.
+ */
+export async function pruneOldIdentities (client: SqlClient, stream: string, currentKey: string, minAgeMs: number): Promise<number> {
+  const res = await client.query(`DELETE FROM ingest_ledger WHERE left(stream_key, length($1) + 1) = $1 || '@' AND stream_key <> $2
+    AND committed_at < now() - make_interval(secs => $3)`, [stream, currentKey, minAgeMs / 1000])
+  return res.rowCount ?? 0
+}

@@ -1,5 +1,6 @@
 /**
- * The readings API against a running service with real data: keyset pages (every row exactly
+ * The readings API against a running service with real data (the envelope of /api/v2; the bare
+ * arrays of /api/v1 are checked in api-compat.test.ts): keyset pages (every row exactly
  * once, also with equal timestamps and rows arriving meanwhile), RFC 3339 parameters to the
  * microsecond, aggregates, latest-by-timestamp with out-of-order arrival through NATS, streaming
  * of large pages, clients that leave mid-response, and 200 concurrent requests during ingest.
@@ -33,6 +34,7 @@ async function pageAll (c: ApiClient, path: string, limit: number, between?: () 
     const p = r.json<Page>()
     pages++
     assert.equal(p.count, p.data.length)
+    assert.ok(p.count <= limit, `a page holds at most limit (${limit}) rows, got ${p.count}`)
     for (const row of p.data) lines.push(row.active_program_line as number)
     const ts = p.data.map((row) => row.timestamp as string)
     assert.deepEqual([...ts].sort(), ts, 'rows in time order')
@@ -70,13 +72,13 @@ describe('readings API', () => {
     await insertAt(t, 'DUP', micros)
     const expected = micros.map((_, i) => i)
     for (const limit of [1, 7, 10, 1000, 10_000]) {
-      const { lines } = await pageAll(c, `/api/v1/machines/DUP/data?${range}`, limit)
+      const { lines } = await pageAll(c, `/api/v2/machines/DUP/data?${range}`, limit)
       assert.deepEqual([...lines].sort((a, b) => a - b), expected, `limit ${limit}: every row once`)
     }
     // New rows while paging (later and earlier than the cursor, and equal to rows already seen)
     // do not make existing rows repeat or vanish.
     let extra = 0
-    const { lines } = await pageAll(c, `/api/v1/machines/DUP/data?${range}`, 50, async () => {
+    const { lines } = await pageAll(c, `/api/v2/machines/DUP/data?${range}`, 50, async () => {
       await insertAt(t, 'DUP', [1, 2_000_000 + extra, 3_000_000_000], 100_000 + extra * 3)
       extra++
     })
@@ -88,7 +90,7 @@ describe('readings API', () => {
   it('takes RFC 3339 with offsets and fractional seconds, to the microsecond, inclusive bounds', async () => {
     await insertAt(t, 'FRAC', [149, 150, 151, 3_600_000_000 + 149, 3_600_000_000 + 150, 3_600_000_000 + 151])
     const want = async (q: string, lines: number[]) => {
-      const r = await c.get(`/api/v1/machines/FRAC/data?${q}`)
+      const r = await c.get(`/api/v2/machines/FRAC/data?${q}`)
       assert.equal(r.status, 200, `${q}: ${r.text}`)
       assert.deepEqual(r.json<Page>().data.map((d) => d.active_program_line), lines, q)
     }
@@ -97,9 +99,10 @@ describe('readings API', () => {
     await want('start_time=2025-07-13T12:00:00.000150+02:00&end_time=2025-07-13t11:00:00.0001504z', [1, 2, 3, 4])
     await want('start_time=2025-07-13T10:00:00.0001505Z&end_time=2025-07-13T10:00:00.000151Z', [2])
     await want('start_time=2025-07-13T15:30:00.000151%2B05:30&end_time=2025-07-13T15:30:00.000151%2B05:30', [2])
-    const r = await c.get('/api/v1/machines/FRAC/data?start_time=2025-07-13T10:00:00.000150Z&limit=1')
+    const r = await c.get('/api/v2/machines/FRAC/data?start_time=2025-07-13T10:00:00.000150Z&limit=1')
     assert.equal(r.json<Page>().data[0]?.timestamp, '2025-07-13T10:00:00.000150Z', 'timestamps keep microseconds')
-    assert.equal(r.json<Page>().end_time, '2025-07-13T11:00:00.000150Z', 'one bound: one hour from it')
+    const dayAhead = Date.parse(r.json<Page>().end_time) - Date.now()
+    assert.ok(dayAhead > 23 * 3_600_000 && dayAhead <= 24 * 3_600_000, 'start_time only: up to now + 24 h (the original)')
     for (const [q, name] of [
       ['start_time=2025-07-13T10:00:00', 'start_time'],
       ['end_time=13/07/2025', 'end_time'],
@@ -118,12 +121,13 @@ describe('readings API', () => {
     const wide = await c.get('/api/v1/machines/FRAC/data?start_time=2020-01-01T00:00:00Z&end_time=2025-01-01T00:00:00Z')
     assert.equal(wide.status, 400)
     assert.equal(wide.json<{ error: { code: string } }>().error.code, 'range_too_large')
-    const defaults = await c.get('/api/v1/machines/FRAC/data')
+    const defaults = await c.get('/api/v2/machines/FRAC/data')
     assert.equal(defaults.status, 200)
     const d = defaults.json<Page>()
-    assert.equal(Date.parse(d.end_time) - Date.parse(d.start_time), 3_600_000, 'default window: the last hour')
-    assert.equal(d.count, 0, 'old rows are outside the default window')
-    assert.equal((await c.get('/api/v1/machines/NOBODY/data')).json<Page>().count, 0, 'unknown machine: 200, empty list')
+    assert.equal(d.start_time, '0001-01-01T00:00:00.000000Z', 'default window: all data (the original)')
+    assert.equal(d.count, 6)
+    assert.equal((await c.get('/api/v2/machines/FRAC/data?end_time=2025-07-13T10:00:00.000150Z')).json<Page>().count, 2, 'end_time only: from year 1')
+    assert.equal((await c.get('/api/v2/machines/NOBODY/data')).json<Page>().count, 0, 'unknown machine: 200, empty list')
     for (const q of ['start_time=9999-12-31T23:30:00Z', 'end_time=0001-01-01T00:30:00Z', 'start_time=0001-01-01T00:00:00Z&end_time=0001-01-01T00:00:00Z',
       'start_time=9999-12-31T23:59:59.999999Z&bucket=1m&agg=last']) {
       assert.equal((await c.get(`/api/v1/machines/FRAC/data?${q}`)).status, 200, `edge of the calendar: ${q}`)
@@ -134,14 +138,25 @@ describe('readings API', () => {
   })
 
   it('rejects cursors it did not make', async () => {
-    const good = (await c.get(`/api/v1/machines/DUP/data?${range}&limit=5`)).json<Page>().next_cursor
+    const good = (await c.get(`/api/v2/machines/DUP/data?${range}&limit=5`)).json<Page>().next_cursor
     assert.ok(good !== null)
-    for (const cursor of ['x', '!!!', Buffer.from('{"v":1}').toString('base64url'), Buffer.from('[1]').toString('base64url'), 'A'.repeat(600)]) {
-      const r = await c.get(`/api/v1/machines/DUP/data?cursor=${encodeURIComponent(cursor)}`)
+    const forged = (v: Record<string, unknown>): string => Buffer.from(JSON.stringify({ v: 2, m: 'DUP', t: T0, k: null, n: 0, s: T0, e: T0, ...v })).toString('base64url')
+    for (const cursor of ['x', '!!!', Buffer.from('{"v":1}').toString('base64url'), Buffer.from('[1]').toString('base64url'), 'A'.repeat(2100),
+      forged({ k: 'zz' }), forged({ k: null, n: 3 }), forged({ n: -1 }), forged({ n: 1.5 }), forged({ t: 'yesterday' }), forged({ v: 3 }),
+      forged({ k: Array(10).fill('abc') }), forged({ k: Array(9).fill('1') }), forged({ k: [...Array(7).fill('1'), 'S', '99999999999', '1'] }),
+      forged({ k: [...Array(7).fill('1'), 'S', '1.5', '1'] }), forged({ k: [...Array(7).fill('1'), 7, '1', '1'] }),
+      forged({ k: [...Array(7).fill('1'), 'a\u0000', '1', '1'] })]) {
+      const r = await c.get(`/api/v2/machines/DUP/data?cursor=${encodeURIComponent(cursor)}`)
       assert.equal(r.status, 400, cursor)
       assert.equal(r.json<{ error: { code: string } }>().error.code, 'invalid_cursor')
     }
-    assert.equal((await c.get(`/api/v1/machines/FRAC/data?cursor=${good}`)).status, 400, 'a cursor of another machine')
+    assert.equal((await c.get(`/api/v2/machines/FRAC/data?cursor=${good}`)).status, 400, 'a cursor of another machine')
+    assert.equal((await c.get(`/api/v2/machines/DUP/data?cursor=${forged({})}`)).status, 200, 'the forging itself is well-formed')
+    const inGroup = forged({ k: ['-1.5e-7', 'Infinity', null, null, null, null, null, "it's ü?", '-2147483648', 'NaN'], n: 2 })
+    const g = await c.get(`/api/v2/machines/DUP/data?cursor=${inGroup}`)
+    assert.equal(g.status, 200, `any well-formed key is a position: ${g.text}`)
+    const v1 = Buffer.from(JSON.stringify({ v: 1, m: 'DUP', a: T0, s: T0, e: '2025-07-13T11:00:00Z' })).toString('base64url')
+    assert.equal((await c.get(`/api/v2/machines/DUP/data?cursor=${v1}`)).status, 200, 'cursors of the previous release still work')
   })
 
   it('aggregates per bucket, widening to max_points', async () => {
@@ -183,7 +198,7 @@ describe('readings API', () => {
 
   it('streams a 10,000-row page and survives clients that leave mid-response', async () => {
     await insertAt(t, 'BIG', Array.from({ length: 12_000 }, (_, i) => i * 100))
-    const r = await c.get(`/api/v1/machines/BIG/data?${range}&limit=10000`)
+    const r = await c.get(`/api/v2/machines/BIG/data?${range}&limit=10000`)
     assert.equal(r.status, 200)
     const p = r.json<Page>()
     assert.equal(p.count, 10_000)
@@ -205,8 +220,11 @@ describe('readings API', () => {
     }))
     await Promise.all(paused)
     assert.equal((await c.get('/livez')).status, 200)
-    const again = await c.get(`/api/v1/machines/BIG/data?${range}&limit=10000`)
+    const again = await c.get(`/api/v2/machines/BIG/data?${range}&limit=10000`)
     assert.equal(again.json<Page>().count, 10_000)
+    const bare = await c.get(`/api/v1/machines/BIG/data?${range}&limit=10000`)
+    assert.equal(bare.json<unknown[]>().length, 10_000, 'the bare array streams too')
+    assert.match(bare.headers.get('link') ?? '', /rel="next"/, 'with its headers')
   })
 
   it('answers 200 concurrent requests while ingest runs', async () => {
@@ -216,7 +234,7 @@ describe('readings API', () => {
     await waitFor('ingest to start', async () => Number((await t.query<{ n: string }>("SELECT count(*) AS n FROM sensor_data WHERE machine_id LIKE 'LIVE-%'"))[0]?.n) > 0)
     const paths = ['/api/v1/machines', `/api/v1/machines/BIG/data?${range}&limit=500`, '/api/v1/machines/LIVE-1/latest', '/api/v1/machines/LIVE-2/data?start_time=2025-07-13T10:00:00Z&limit=100', '/readyz', '/api/v1/rejected']
     const results = await Promise.all(Array.from({ length: 200 }, (_, i) => c.get(paths[i % paths.length] as string)))
-    assert.deepEqual(results.filter((r) => r.status !== 200).map((r) => r.status), [])
+    assert.deepEqual(results.map((r, i) => [r.status, paths[i % paths.length], r.text.slice(0, 200)]).filter(([s]) => s !== 200), [])
     await publishing
     await waitSettled(t)
   })

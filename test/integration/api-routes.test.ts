@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 type ErrorBody = { error: { code: string, message: string } }
 
@@ -61,8 +61,8 @@ describe('machines, rejected, health and errors', () => {
       assert.equal(r.json<ErrorBody>().error.code, 'not_found')
       assert.equal(r.headers.get('content-type'), 'application/json')
     }
-    for (const [method, path, allow] of [['DELETE', '/api/v1/machines', 'GET, POST'], ['PUT', '/api/v1/machines/x', 'GET'],
-      ['POST', '/api/v1/machines/x/data', 'GET'], ['PATCH', '/readyz', 'GET'], ['POST', '/metrics', 'GET']] as const) {
+    for (const [method, path, allow] of [['DELETE', '/api/v1/machines', 'GET, HEAD, POST'], ['PUT', '/api/v1/machines/x', 'GET, HEAD'],
+      ['POST', '/api/v1/machines/x/data', 'GET, HEAD'], ['PATCH', '/readyz', 'GET, HEAD'], ['POST', '/metrics', 'GET, HEAD']] as const) {
       const r = await c.request(method, path)
       assert.equal(r.status, 405, `${method} ${path}`)
       assert.equal(r.headers.get('allow'), allow)
@@ -101,8 +101,10 @@ describe('machines, rejected, health and errors', () => {
     }
     assert.equal((await c.post('/api/v1/machines', '{"id": "X",')).json<ErrorBody>().error.code, 'invalid_json')
     assert.equal((await c.post('/api/v1/machines', '')).status, 400)
-    assert.equal((await c.post('/api/v1/machines', 'id=X', 'application/x-www-form-urlencoded')).status, 415)
-    assert.equal((await c.request('POST', '/api/v1/machines', { body: '{}' })).status, 415, 'no content type')
+    assert.equal((await c.post('/api/v1/machines', 'id=X', 'application/x-www-form-urlencoded')).json<ErrorBody>().error.code, 'invalid_json', 'curl -d: read as JSON')
+    assert.equal((await c.post('/api/v1/machines', '{}', 'application/xml')).status, 415)
+    assert.equal((await c.post('/api/v1/machines', '{}', 'multipart/form-data; boundary=x')).status, 415)
+    assert.equal((await c.request('POST', '/api/v1/machines', { body: '{}', headers: { origin: 'http://evil.example' } })).status, 415, 'a browser, cross-site without preflight')
     assert.equal((await c.post('/api/v1/machines', { id: 'OK-1', name: 'n', location: 'l' }, 'application/json; charset=utf-8')).status, 201)
     const big = await c.post('/api/v1/machines', JSON.stringify({ id: 'BIG', name: 'x'.repeat(70_000), location: 'l' }))
     assert.equal(big.status, 413)
@@ -134,8 +136,10 @@ describe('machines, rejected, health and errors', () => {
     const page = r.json<{ count: number, data: Array<Record<string, unknown>> }>()
     assert.equal(page.count, 3)
     const bySeq = new Map(page.data.map((d) => [d.stream_seq, d]))
-    assert.deepEqual(bySeq.get(2), { ...bySeq.get(2), reason: 'invalid_json', subject: `${t.stream}.metrics`, payload_encoding: 'utf8', payload: '{"not json' })
-    assert.deepEqual(bySeq.get(3), { ...bySeq.get(3), reason: 'invalid_utf8', payload_encoding: 'base64', payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64') })
+    assert.deepEqual(bySeq.get(2), { ...bySeq.get(2), reason: 'invalid_json', subject: `${t.stream}.metrics`, payload_encoding: 'utf8', payload_preview: '{"not json', payload_bytes: 10, payload_truncated: false })
+    assert.deepEqual(bySeq.get(3), { ...bySeq.get(3), reason: 'invalid_utf8', payload_encoding: 'base64', payload_preview: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64') })
+    const item = (await c.get(`/api/v1/rejected/${String(bySeq.get(3)?.id)}`)).json()
+    assert.deepEqual(item, { ...item, reason: 'invalid_utf8', payload_bytes: 4, payload_encoding: 'base64', payload: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]).toString('base64') })
     assert.equal(bySeq.get(4)?.reason, 'schema')
     // 250 more, several sharing one received_at: pages still return each exactly once.
     await t.query(`INSERT INTO rejected_messages (received_at, subject, stream_seq, reason, detail, payload)
@@ -185,22 +189,22 @@ describe('machines, rejected, health and errors', () => {
   })
 
   it('a client that leaves in the middle of a large streamed page does not hurt the process', async () => {
-    // ~20 MB of base64 payloads: more than the socket buffers hold, so the stream meets backpressure.
-    await t.query(`INSERT INTO rejected_messages (subject, stream_seq, reason, detail, payload)
-      SELECT 'S', g, 'payload_too_large', 'd', decode(repeat('ff', 65536), 'hex') FROM generate_series(1, 250) g`)
+    // ~12 MB of fleet rows (5,000 machines, 2,000-character states): more than the socket buffers
+    // hold, so the stream meets backpressure.
+    await t.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, machine_state)
+      SELECT now(), 'BIG-' || lpad(g::text, 6, '0'), 1, 2, repeat('S', 2000) FROM generate_series(1, 5000) g`)
     for (let i = 0; i < 5; i++) {
       await new Promise<void>((resolve, reject) => {
-        const sock = netConnect(service.httpPort, '127.0.0.1', () => sock.write('GET /api/v1/rejected?limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n'))
+        const sock = netConnect(service.httpPort, '127.0.0.1', () => sock.write('GET /api/v1/fleet/latest?limit=5000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'))
         sock.once('data', () => { sock.pause(); setTimeout(() => { sock.destroy(); resolve() }, 100) })
         sock.once('error', reject)
       })
     }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    const metrics = (await c.get('/metrics')).text
-    assert.match(metrics, /cnc_http_requests_total\{route="\/api\/v1\/rejected",method="GET",status="aborted"\} [1-9]/)
+    const aborted = /cnc_http_requests_total\{route="\/api\/v1\/fleet\/latest",method="GET",status="aborted"\} [1-9]/
+    await waitFor('the aborted streams to be counted', async () => aborted.test((await c.get('/metrics')).text), 30_000, 100)
     assert.equal((await c.get('/livez')).status, 200)
-    const full = await c.get('/api/v1/rejected?limit=1000')
-    assert.equal(full.json<{ count: number }>().count, 503)
+    const full = await c.get('/api/v1/fleet/latest?limit=5000')
+    assert.equal(full.json<{ count: number }>().count, 5000)
   })
 
   after(() => {

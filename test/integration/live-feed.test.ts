@@ -53,8 +53,8 @@ describe('live feed', () => {
     assert.ok(Date.now() - sent < 2_000, `readings arrived ${Date.now() - sent} ms after publish`)
     assert.deepEqual(rowsA.map((r) => r.machine_id), ['LIVE-A', 'LIVE-A'])
     // The same objects the data API returns for these rows (timestamps normalized to UTC µs).
-    const page = (await c.get('/api/v1/machines/LIVE-A/data?start_time=2025-07-13T09:00:00Z&end_time=2025-07-13T11:00:00Z')).json<{ data: unknown[] }>()
-    assert.deepEqual(rowsA, page.data)
+    const page = (await c.get('/api/v1/machines/LIVE-A/data?start_time=2025-07-13T09:00:00Z&end_time=2025-07-13T11:00:00Z')).json<unknown[]>()
+    assert.deepEqual(rowsA, page)
     assert.equal(rowsA[1]?.timestamp, '2025-07-13T10:00:00.300000Z')
 
     await waitFor('the "*" client to get all three', () => all.messages.filter(isType('readings')).flatMap((m) => m.data as unknown[]).length >= 3, 2_000)

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { AckPolicy } from '@nats-io/jetstream'
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
 import { MaxDeliveriesListener } from '../../src/ack/max-deliveries.js'
 import type { Rejection } from '../../src/contracts.js'
@@ -46,8 +47,13 @@ describe('messages JetStream gives up on (max_deliver)', () => {
   const advise = (seq: number, nc: NatsConnection = t.nc) => nc.publish(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${t.stream}.${t.consumer}`,
     JSON.stringify({ type: 'io.nats.jetstream.advisory.v1.max_deliver', stream: t.stream, consumer: t.consumer, stream_seq: seq, deliveries: 50, timestamp: new Date().toISOString() }))
   const letters = async (seq: number) => Number((await pool.query('SELECT count(*) AS n FROM rejected_messages WHERE stream_seq = $1', [seq])).rows[0].n)
-  /** Waits until both listeners have nothing queued (every advisory published so far handled). */
+  /**
+   * Waits until both listeners have nothing queued (every advisory published so far handled). A flush
+   * is a round trip: once a connection's flush returns, the server has routed what it published, and
+   * what the server routed to a connection reaches it before the answer to its own later flush.
+   */
   const settled = async () => {
+    await nc2.flush()
     await t.nc.flush()
     await nc2.flush()
     await waitFor('both listeners idle', () => listener.queued === 0 && listener2.queued === 0)
@@ -99,6 +105,46 @@ describe('messages JetStream gives up on (max_deliver)', () => {
     assert.ok(result.type === 'committed' && result.alreadyCommitted.length === 1, 'reported as already settled (acked, no row)')
     const rows = Number((await pool.query("SELECT count(*) AS n FROM sensor_data WHERE machine_id = 'CNC-LATE'")).rows[0].n)
     assert.equal(rows, 0, 'never both a row and a dead letter')
+  })
+
+  it('stores a message the server itself gave up on (a real advisory)', async () => {
+    // The consumer the listeners watch, with max_deliver 2 and a 1 s ack wait: fetched twice, never acked.
+    await t.jsm.consumers.add(t.stream, { durable_name: t.consumer, ack_policy: AckPolicy.Explicit, max_deliver: 2, ack_wait: nanos(1_000) })
+    const js = t.jsm.jetstream()
+    const seq = (await js.publish(`${t.stream}.metrics`, json(reading('CNC-REAL', 1)))).seq
+    const consumer = await js.consumers.get(t.stream, t.consumer)
+    // The server gives up (and advises) when a pull would deliver it a third time: keep pulling.
+    await waitFor('the dead letter', async () => {
+      const it = await consumer.fetch({ max_messages: 1, expires: 1_000 })
+      for await (const m of it) assert.ok(m.seq > 0) // never acked
+      return (await letters(seq)) === 1
+    }, 30_000, 0)
+    const { rows } = await pool.query('SELECT reason, detail FROM rejected_messages WHERE stream_seq = $1', [seq])
+    assert.equal(rows[0].reason, 'max_deliveries')
+    assert.match(rows[0].detail, /delivered it 2 times/)
+  })
+
+  it('gives a group up after its bounded retries when the database stays away', async () => {
+    const js = t.jsm.jetstream()
+    const seq = (await js.publish(`${t.stream}.metrics`, json(reading('CNC-NODB', 1)))).seq
+    const nowhere = new pg.Pool({ connectionString: 'postgres://root@127.0.0.1:1/none', max: 1, connectionTimeoutMillis: 500 })
+    const nc3 = await connect({ servers: NATS_URL, noAsyncTraces: true })
+    // A stream name no other listener watches, so this one alone gets the advisory.
+    const lonely = new MaxDeliveriesListener(nc3, await jetstreamManager(nc3), nowhere,
+      { stream: t.stream, consumer: 'LONELY', streamKey: () => streamKey, retryFirstMs: 10, maxAttempts: 3 }, createMetrics(), silentLog)
+    try {
+      await nc3.flush()
+      t.nc.publish(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${t.stream}.LONELY`,
+        JSON.stringify({ stream: t.stream, consumer: 'LONELY', stream_seq: seq, deliveries: 50, timestamp: new Date().toISOString() }))
+      await t.nc.flush()
+      await nc3.flush()
+      await waitFor('the listener to give the group up', () => lonely.queued === 0, 30_000)
+      assert.equal(await letters(seq), 0)
+    } finally {
+      await lonely.close(100)
+      await nowhere.end()
+      await nc3.close()
+    }
   })
 
   it('ignores an advisory older than the message now at that sequence (stream recreated)', async () => {

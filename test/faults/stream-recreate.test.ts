@@ -9,8 +9,7 @@ import { ensureConsumer, ensureStream } from '../../src/ingest/jetstream-setup.j
 import { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
 import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
-
-const FULL = process.env.FAULTS_FULL === '1'
+import { FULL } from './harness.js'
 
 interface Ready { status: number, consumer?: string }
 

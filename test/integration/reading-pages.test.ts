@@ -1,0 +1,75 @@
+/**
+ * readPage against PostgreSQL, property-based: for random machines' data (groups of equal
+ * timestamps of random sizes, identical rows, NULLs, texts that sort differently in byte order and
+ * in a locale, -0, NaN) and random page sizes, following the cursor returns every row exactly
+ * once, in time order, each page at most `limit` rows; rows inserted between pages never make an
+ * existing row repeat or vanish.
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import fc from 'fast-check'
+import type pg from 'pg'
+import { readPage, type Page } from '../../src/api/reading-pages.js'
+import { createTestEnv, migratedPool, type TestEnv } from '../helpers/test-env.js'
+
+interface Row { t: number, temp: number, x: number | null, state: string | null, line: number }
+
+/** Few values each, so that groups hold runs of identical rows longer than a page. */
+const rowArb = fc.record({
+  t: fc.integer({ min: 0, max: 3 }),
+  temp: fc.constantFrom(20, -0, 0, Number.NaN),
+  x: fc.option(fc.constant(1), { nil: null }),
+  state: fc.option(fc.constantFrom('a', 'B', 'ü', ''), { nil: null }),
+  line: fc.integer({ min: 0, max: 1 }),
+})
+
+const iso = (t: number): string => new Date(Date.UTC(2025, 6, 13, 10) + t).toISOString()
+
+describe('readPage', () => {
+  let t: TestEnv
+  let db: pg.Pool
+  let run = 0
+
+  before(async () => {
+    t = await createTestEnv('PAGES')
+    db = await migratedPool(t)
+  })
+  after(async () => {
+    await db?.end()
+    await t?.cleanup()
+  })
+
+  const insert = async (machine: string, rows: readonly Row[], base: number): Promise<void> => {
+    if (rows.length === 0) return
+    await db.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, machine_state, active_program_line)
+      SELECT t, $1, temp, 1000, x, s, l FROM unnest($2::timestamptz[], $3::float8[], $4::float8[], $5::text[], $6::int[]) AS u(t, temp, x, s, l)`,
+    [machine, rows.map((r) => iso(r.t)), rows.map((r) => String(r.temp)), rows.map((r) => r.x), rows.map((r) => r.state), rows.map((r) => base + r.line)])
+  }
+
+  it('every row once, pages bounded, also with rows arriving between pages', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(rowArb, { maxLength: 80 }), fc.integer({ min: 1, max: 8 }), fc.array(rowArb, { maxLength: 4 }),
+      async (rows, limit, arriving) => {
+        const machine = `M${run++}`
+        await insert(machine, rows, 0)
+        // Equal rows are indistinguishable: compare multisets of what the pages show.
+        const shown: string[] = []
+        let cursor: Page['next'] = null
+        let pages = 0
+        for (;;) {
+          const page: Page = cursor === null
+            ? await readPage(db, machine, '-infinity', null, 0, 'infinity', limit)
+            : await readPage(db, machine, cursor.t, cursor.k, cursor.n, 'infinity', limit)
+          assert.ok(page.rows.length <= limit, `page of ${page.rows.length} > ${limit}`)
+          const times = page.rows.map((r) => r[0])
+          assert.deepEqual([...times].sort(), times, 'time order')
+          shown.push(...page.rows.filter((r) => (r[9] as number) < 100_000).map((r) => `${r[0]}|${r[1]}|${r[3]}|${r[8]}|${r[9]}`))
+          if (page.next === null) break
+          cursor = page.next
+          if (pages++ === 1) await insert(machine, arriving, 100_000)
+          assert.ok(pages < 1000)
+        }
+        const want = rows.map((r) => `${iso(r.t).replace(/Z$/, '000Z')}|${Object.is(r.temp, -0) ? 0 : r.temp}|${r.x}|${r.state}|${r.line}`)
+        assert.deepEqual([...shown].sort(), want.sort())
+      }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) })
+  })
+})
