@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import { loadConfig } from '../../src/config/load.js'
 import { compileRule, IDLE, step, type AlarmPhase, type AlarmRuleConfig, type AlarmTransition } from '../../src/alarms/rules.js'
 
 const S = 1_000_000
@@ -66,6 +67,14 @@ describe('alarm rules', () => {
     const r = compileRule({ ...hot, machines: ['CNC-001', 'LATHE-*'] })
     assert.deepEqual(['CNC-001', 'CNC-002', 'LATHE-7', 'LATHE'].map(r.appliesTo), [true, false, true, false])
     assert.equal(compileRule(hot).appliesTo('anything'), true)
+  })
+
+  it('config: rules come as JSON in the environment; a repeated name or an unknown field is one line naming the key', () => {
+    const one = { name: 'hot', field: 'temperature', comparison: '>', threshold: 85 }
+    const c = loadConfig([], { CNC_ALARMS_RULES: JSON.stringify([one]) })
+    assert.deepEqual(c.alarms.rules, [{ ...one, min_duration_seconds: 0, clear_hysteresis: 0, severity: 'warning' }])
+    assert.throws(() => loadConfig([], { CNC_ALARMS_RULES: JSON.stringify([one, one]) }), /alarms\.rules: two rules are named "hot"/)
+    assert.throws(() => loadConfig([], { CNC_ALARMS_RULES: JSON.stringify([{ ...one, field: 'machine_state' }]) }), /alarms\.rules/)
   })
 
   it('reports the cost of step() per reading and rule', (t) => {
