@@ -2,14 +2,20 @@
  * The alarm evaluator against PostgreSQL: readings committed in interleaved batches of random sizes
  * while two evaluators (two instances) and a third started half-way (a restart, empty memory) take
  * turns and run at once, give exactly the episodes the pure state machine gives on the whole series,
- * each stored once with its start, end and peak; an episode still open is stored open.
+ * each stored once with its start, end and peak; an episode still open is stored open. Then
+ * GET /api/v1/alarms pages through them (each once, newest first) with and without filters.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type pg from 'pg'
+import { Registry } from 'prom-client'
 import { AlarmEvaluator } from '../../src/alarms/evaluator.js'
 import { compileRule, IDLE, step, type AlarmPhase, type AlarmRuleConfig, type AlarmTransition } from '../../src/alarms/rules.js'
+import { ApiServer } from '../../src/api/server.js'
 import type { ParsedBatch } from '../../src/contracts.js'
+import { bucketQuery } from '../../src/store/buckets.js'
+import { ShiftCalendar } from '../../src/time/shift-calendar.js'
+import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { createTestEnv, migratedPool, silentLog, type TestEnv } from '../helpers/test-env.js'
 
 const RULES: AlarmRuleConfig[] = [
@@ -119,5 +125,58 @@ describe('alarm evaluator (PostgreSQL)', () => {
     assert.equal(cleared, want.filter((l) => !l.includes(' open ')).length, 'one cleared frame per ended episode')
     t2.diagnostic(`${want.length} episodes over ${MACHINES.length} × ${N} readings in ${round} batches`)
     await Promise.all([a.close(), b.close(), c?.close()])
+  })
+
+  it('GET /api/v1/alarms pages through every episode once, newest first, with the filters kept in the cursor', async () => {
+    const plant = t.config().plant
+    const server = new ApiServer({
+      host: '127.0.0.1',
+      port: 0,
+      registry: new Registry(),
+      readiness: { check: async () => null, details: () => ({}) },
+      log: silentLog,
+      store: () => ({ db: pool, buckets: bucketQuery('postgres') }),
+      authToken: '',
+      plant: { calendar: new ShiftCalendar(plant), runningStates: ['RUNNING'], maxGapSeconds: 300, microStopSeconds: 120, offlineAfterSeconds: 300 },
+    })
+    await server.start()
+    try {
+      const api = new ApiClient(`http://127.0.0.1:${server.port}`)
+      interface Page { count: number, has_more: boolean, next_cursor: string | null, data: Array<{ id: number, machine_id: string, started_at: string, ended_at: string | null, active: boolean }> }
+      const all = async (query: string): Promise<Page['data']> => {
+        const out: Page['data'] = []
+        let cursor: string | null = null
+        for (let n = 0; n < 100; n++) {
+          const r = await api.get(`/api/v1/alarms?limit=7&${query}${cursor === null ? '' : '&cursor=' + cursor}`)
+          assert.equal(r.status, 200, r.text)
+          const page = r.json<Page>()
+          out.push(...page.data)
+          cursor = page.next_cursor
+          if (!page.has_more) break
+        }
+        return out
+      }
+      const stored = await t.query<{ id: string, machine_id: string, open: boolean, started: Date, ended: Date | null }>(
+        'SELECT id::text, machine_id, ended_at IS NULL AS open, started_at AS started, ended_at AS ended FROM alarms ORDER BY started_at DESC, id DESC')
+      const every = await all('')
+      assert.deepEqual(every.map((x) => String(x.id)), stored.map((x) => x.id), 'every episode once, newest first')
+      const m2 = await all('machine_id=M-2&active=false')
+      assert.deepEqual(m2.map((x) => String(x.id)), stored.filter((x) => x.machine_id === 'M-2' && !x.open).map((x) => x.id))
+      const open = await all('active=true')
+      assert.deepEqual(open.map((x) => String(x.id)), stored.filter((x) => x.open).map((x) => x.id))
+      // Window: episodes overlapping 08:03–08:05.
+      const ws = Date.UTC(2025, 4, 1, 8, 3)
+      const we = Date.UTC(2025, 4, 1, 8, 5)
+      const inWindow = stored.filter((x) => x.started.getTime() <= we && (x.ended === null || x.ended.getTime() >= ws)).map((x) => x.id)
+      assert.ok(inWindow.length > 0)
+      assert.deepEqual((await all('start_time=2025-05-01T08:03:00Z&end_time=2025-05-01T08:05:00Z')).map((x) => String(x.id)), inWindow)
+      for (const bad of ['active=yes', 'cursor=abc', 'start_time=yesterday', 'limit=0', 'start_time=2025-05-02T00:00:00Z&end_time=2025-05-01T00:00:00Z']) {
+        const r = await api.get('/api/v1/alarms?' + bad)
+        assert.equal(r.status, 400, `${bad}: ${r.text}`)
+      }
+      assertNo5xx(api)
+    } finally {
+      server.close()
+    }
   })
 })
