@@ -36,7 +36,8 @@ export interface EvaluatorOptions {
   readonly log: Logger
 }
 
-interface Dirty { maxUs: number, lastCommitAt: number }
+/** maxUs: newest reading committed; doneUs: readings up to this were evaluated (bounded passes). */
+interface Dirty { maxUs: number, lastCommitAt: number, doneUs: number }
 interface StateRow { rule: string, through: string, phase: string, since: string | null, peak: number | null, alarm_id: string | null }
 
 const US = (col: string): string => `(extract(epoch FROM ${col}) * 1000000)::int8::text`
@@ -87,7 +88,7 @@ export class AlarmEvaluator {
       const id = p.machines[m] as string
       const d = this.#dirty.get(id)
       const us = (maxMs[m] as number) * 1000
-      if (d === undefined) this.#dirty.set(id, { maxUs: us, lastCommitAt: now })
+      if (d === undefined) this.#dirty.set(id, { maxUs: us, lastCommitAt: now, doneUs: -Infinity })
       else { d.lastCommitAt = now; if (us > d.maxUs) d.maxUs = us }
     }
   }
@@ -100,7 +101,7 @@ export class AlarmEvaluator {
   async #discover (): Promise<void> {
     const { rows } = await this.#pool.query<{ machine_id: string }>(DISCOVER)
     const now = Date.now()
-    for (const r of rows) if (!this.#dirty.has(r.machine_id)) this.#dirty.set(r.machine_id, { maxUs: -Infinity, lastCommitAt: now })
+    for (const r of rows) if (!this.#dirty.has(r.machine_id)) this.#dirty.set(r.machine_id, { maxUs: -Infinity, lastCommitAt: now, doneUs: -Infinity })
     this.#discovered = true
   }
 
@@ -127,10 +128,13 @@ export class AlarmEvaluator {
       const seenAt = d.lastCommitAt
       const idle = Date.now() - seenAt >= this.#opts.lateMarginMs
       const bound = idle ? null : Math.floor(d.maxUs) - this.#opts.lateMarginMs * 1000
+      // Nothing new below the bound since the last bounded pass: no transaction.
+      if (bound !== null && bound <= d.doneUs) continue
       for (;;) {
         const more = await this.#evaluate(id, bound)
         if (!more || this.#closed) break
       }
+      if (bound !== null) d.doneUs = bound
       if (idle && this.#dirty.get(id)?.lastCommitAt === seenAt) this.#dirty.delete(id)
     }
   }

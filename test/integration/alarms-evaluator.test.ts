@@ -85,47 +85,58 @@ describe('alarm evaluator (PostgreSQL)', () => {
     await t?.cleanup()
   })
 
-  it('stores each episode once, whatever the batches, concurrent evaluators and restarts', async (t2) => {
-    const all = MACHINES.map((_, m) => series(m))
-    const want = all.flatMap(expected).sort()
-    assert.ok(want.length >= 10, `fixture should have several episodes, has ${want.length}`)
-    const opts = { rules: RULES, intervalMs: 60_000, lateMarginMs: 0, chunk: 37, push: () => {}, log: silentLog }
-    const frames: string[] = []
-    const a = new AlarmEvaluator(pool, { ...opts, push: (_id, f) => frames.push(f) })
-    const b = new AlarmEvaluator(pool, { ...opts, push: (_id, f) => frames.push(f) })
-    let c: AlarmEvaluator | undefined
-    const pos = MACHINES.map(() => 0)
-    let round = 0
-    while (pos.some((p) => p < N)) {
+  // late_margin_ms 0: every pass reads to the newest reading; 1,500: passes stop 1.5 s (of reading time)
+  // behind the newest committed reading, and catch up once no batch committed for 1.5 s.
+  for (const margin of [1_500, 0]) {
+    it(`stores each episode once, whatever the batches, concurrent evaluators and restarts (late margin ${margin} ms)`, async (t2) => {
+      await pool.query('TRUNCATE sensor_data, alarms, alarm_state')
+      const all = MACHINES.map((_, m) => series(m))
+      const want = all.flatMap(expected).sort()
+      assert.ok(want.length >= 10, `fixture should have several episodes, has ${want.length}`)
+      const opts = { rules: RULES, intervalMs: 60_000, lateMarginMs: margin, chunk: 37, push: () => {}, log: silentLog }
+      const frames: string[] = []
+      const a = new AlarmEvaluator(pool, { ...opts, push: (_id, f) => frames.push(f) })
+      const b = new AlarmEvaluator(pool, { ...opts, push: (_id, f) => frames.push(f) })
+      let c: AlarmEvaluator | undefined
+      const pos = MACHINES.map(() => 0)
+      let round = 0
+      while (pos.some((p) => p < N)) {
       // One "committed batch": a random slice of each machine's next readings, inserted in one statement.
-      const rows: Reading[] = []
-      MACHINES.forEach((_, m) => {
-        const n = Math.min(N - (pos[m] as number), Math.floor(Math.random() * 40))
-        rows.push(...(all[m] as Reading[]).slice(pos[m], (pos[m] as number) + n))
-        pos[m] = (pos[m] as number) + n
-      })
-      if (rows.length === 0) continue
-      await pool.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, spindle_load_percent)
+        const rows: Reading[] = []
+        MACHINES.forEach((_, m) => {
+          const n = Math.min(N - (pos[m] as number), Math.floor(Math.random() * 40))
+          rows.push(...(all[m] as Reading[]).slice(pos[m], (pos[m] as number) + n))
+          pos[m] = (pos[m] as number) + n
+        })
+        if (rows.length === 0) continue
+        await pool.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, spindle_load_percent)
         SELECT 'epoch'::timestamptz + u * interval '1 microsecond', m, te, 0, l FROM unnest($1::int8[], $2::text[], $3::float8[], $4::float8[]) AS x(u, m, te, l)`,
-      [rows.map((r) => r.us), rows.map((r) => r.machine), rows.map((r) => r.temperature), rows.map((r) => r.load)])
-      for (const e of [a, b, c]) e?.committed(batchOf(rows))
-      round++
-      if (round === 12) c = new AlarmEvaluator(pool, { ...opts, push: (_id, f) => frames.push(f) })
-      if (round % 3 === 0) await Promise.all([a.runOnce(), b.runOnce(), c?.runOnce()])
-      else await (round % 2 === 0 ? a : b).runOnce()
-    }
-    // Every evaluator catches up (idle: no upper bound); running them again changes nothing.
-    for (let i = 0; i < 2; i++) await Promise.all([a.runOnce(), b.runOnce(), c?.runOnce()])
-    const rows = await t.query<{ line: string }>(`SELECT machine_id || ' ' || rule || ' ' || to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ' ' ||
+        [rows.map((r) => r.us), rows.map((r) => r.machine), rows.map((r) => r.temperature), rows.map((r) => r.load)])
+        for (const e of [a, b, c]) e?.committed(batchOf(rows))
+        round++
+        if (round === 12) c = new AlarmEvaluator(pool, { ...opts, push: (_id, f) => frames.push(f) })
+        if (round % 3 === 0) await Promise.all([a.runOnce(), b.runOnce(), c?.runOnce()])
+        else await (round % 2 === 0 ? a : b).runOnce()
+      }
+      if (margin > 0) {
+      // Bounded passes left the newest readings for later.
+        const [{ n }] = await t.query<{ n: string }>('SELECT count(*) AS n FROM alarm_state WHERE through < (SELECT max(time) FROM sensor_data)') as [{ n: string }]
+        assert.ok(Number(n) > 0, 'bounded passes stop short of the newest reading')
+        await new Promise((resolve) => setTimeout(resolve, margin + 100))
+      }
+      // Every evaluator catches up (idle: no upper bound); running them again changes nothing.
+      for (let i = 0; i < 2; i++) await Promise.all([a.runOnce(), b.runOnce(), c?.runOnce()])
+      const rows = await t.query<{ line: string }>(`SELECT machine_id || ' ' || rule || ' ' || to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || ' ' ||
       COALESCE(to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), 'open') || ' ' || peak_value::text AS line FROM alarms`)
-    assert.deepEqual(rows.map((r) => r.line).sort(), want)
-    const opened = frames.filter((f) => f.includes('"event":"opened"')).length
-    const cleared = frames.filter((f) => f.includes('"event":"cleared"')).length
-    assert.equal(opened, want.length, 'one opened frame per episode')
-    assert.equal(cleared, want.filter((l) => !l.includes(' open ')).length, 'one cleared frame per ended episode')
-    t2.diagnostic(`${want.length} episodes over ${MACHINES.length} × ${N} readings in ${round} batches`)
-    await Promise.all([a.close(), b.close(), c?.close()])
-  })
+      assert.deepEqual(rows.map((r) => r.line).sort(), want)
+      const opened = frames.filter((f) => f.includes('"event":"opened"')).length
+      const cleared = frames.filter((f) => f.includes('"event":"cleared"')).length
+      assert.equal(opened, want.length, 'one opened frame per episode')
+      assert.equal(cleared, want.filter((l) => !l.includes(' open ')).length, 'one cleared frame per ended episode')
+      t2.diagnostic(`${want.length} episodes over ${MACHINES.length} × ${N} readings in ${round} batches`)
+      await Promise.all([a.close(), b.close(), c?.close()])
+    })
+  }
 
   it('GET /api/v1/alarms pages through every episode once, newest first, with the filters kept in the cursor', async () => {
     const plant = t.config().plant
