@@ -98,8 +98,19 @@ export class AlarmEvaluator {
     if (this.enabled) this.#schedule()
   }
 
+  /**
+   * Best effort: a loose index scan costs one probe per machine (and chunk, on TimescaleDB); should it
+   * exceed the statement timeout, the machines with saved state are taken instead, and any other
+   * machine's unevaluated readings wait for its next committed batch.
+   */
   async #discover (): Promise<void> {
-    const { rows } = await this.#pool.query<{ machine_id: string }>(DISCOVER)
+    let rows: Array<{ machine_id: string }>
+    try {
+      rows = (await this.#pool.query<{ machine_id: string }>(DISCOVER)).rows
+    } catch (err) {
+      this.#opts.log.warn({ err }, 'listing machines with readings failed; evaluating machines with saved alarm state, the others at their next batch')
+      rows = (await this.#pool.query<{ machine_id: string }>('SELECT DISTINCT machine_id FROM alarm_state')).rows
+    }
     const now = Date.now()
     for (const r of rows) if (!this.#dirty.has(r.machine_id)) this.#dirty.set(r.machine_id, { maxUs: -Infinity, lastCommitAt: now, doneUs: -Infinity })
     this.#discovered = true
