@@ -218,6 +218,7 @@ export class Service {
         chunk: 5_000,
         push: (id, frame) => liveFeed.event(id, frame),
         log: log.child({ stage: 'alarms' }),
+        registry: this.metrics.registry,
       })
       await this.#alarms.start()
     }

@@ -21,6 +21,7 @@
  */
 import type pg from 'pg'
 import type { Logger } from 'pino'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import type { ParsedBatch } from '../contracts.js'
 import { ALARM_COLUMNS, alarmFrame, type AlarmRow } from './alarm-row.js'
 import { compileRule, IDLE, step, type AlarmPhase, type AlarmRule, type AlarmRuleConfig, type AlarmTransition } from './rules.js'
@@ -34,6 +35,18 @@ export interface EvaluatorOptions {
   /** Called after COMMIT with a live-feed frame (never throws into the evaluator). */
   readonly push: (machineId: string, frame: string) => void
   readonly log: Logger
+  /** Where cnc_alarm_* metrics go (absent: not registered). */
+  readonly registry?: Registry
+}
+
+function createAlarmMetrics (registry: Registry | undefined) {
+  const registers = registry === undefined ? [] : [registry]
+  return {
+    readings: new Counter({ name: 'cnc_alarm_readings_evaluated_total', help: 'Readings read by the alarm evaluator (each once per machine, for all its rules)', registers }),
+    episodes: new Counter({ name: 'cnc_alarm_episodes_total', help: 'Alarm episodes opened and cleared', labelNames: ['event'] as const, registers }),
+    failures: new Counter({ name: 'cnc_alarm_evaluation_failures_total', help: 'Alarm evaluation transactions that failed (retried at the next interval)', registers }),
+    seconds: new Histogram({ name: 'cnc_alarm_evaluation_seconds', help: 'Time of one alarm evaluation transaction (one machine, up to one chunk of readings)', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
+  }
 }
 
 /** maxUs: newest reading committed; doneUs: readings up to this were evaluated (bounded passes). */
@@ -56,6 +69,7 @@ export class AlarmEvaluator {
   readonly #select: string
   /** Every reading of a machine at one instant (a chunk never splits an instant). */
   readonly #instant: string
+  readonly #metrics: ReturnType<typeof createAlarmMetrics>
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #closed = false
@@ -65,6 +79,7 @@ export class AlarmEvaluator {
     this.#pool = pool
     this.#opts = opts
     this.#rules = opts.rules.map(compileRule)
+    this.#metrics = createAlarmMetrics(opts.registry)
     const fields = [...new Set(this.#rules.map((r) => r.field))]
     this.#select = `SELECT ${US('time')} AS us, ${fields.join(', ')} FROM sensor_data
       WHERE machine_id = $1 AND ($2::int8 IS NULL OR time > ${TS(2)}) AND ($3::int8 IS NULL OR time <= ${TS(3)}) ORDER BY time LIMIT $4`
@@ -155,6 +170,7 @@ export class AlarmEvaluator {
     const rules = this.#rules.filter((r) => r.appliesTo(machineId))
     if (rules.length === 0) return false
     const frames: Array<['opened' | 'cleared', AlarmRow]> = []
+    const started = performance.now()
     const client = await this.#pool.connect()
     let broken: Error | undefined
     try {
@@ -198,13 +214,17 @@ export class AlarmEvaluator {
             phase.type === 'idle' ? null : phase.peak, phase.type === 'active' ? phase.alarmId : null])
       }
       await client.query('COMMIT')
+      this.#metrics.readings.inc(rows.length)
+      this.#metrics.seconds.observe((performance.now() - started) / 1000)
       for (const [event, row] of frames) {
+        this.#metrics.episodes.inc({ event })
         try { this.#opts.push(machineId, alarmFrame(event, row)) } catch (err) { this.#opts.log.warn({ err }, 'alarm push failed') }
       }
       if (frames.length > 0) this.#opts.log.info({ machine: machineId, opened: frames.filter((f) => f[0] === 'opened').length, cleared: frames.filter((f) => f[0] === 'cleared').length }, 'alarm episodes')
       return full
     } catch (err) {
       broken = err as Error
+      this.#metrics.failures.inc()
       await client.query('ROLLBACK').catch(() => {})
       throw err
     } finally {

@@ -116,6 +116,8 @@ describe('alarms through kill -9 and redelivery', () => {
     const redelivered = /^cnc_messages_redelivered_total (\d+)/m.exec(metrics)?.[1]
     const already = /^cnc_messages_already_committed_total (\d+)/m.exec(metrics)?.[1]
     tc.diagnostic(`second instance: ${redelivered ?? '?'} redelivered messages, ${already ?? '?'} of them already committed`)
+    assert.match(metrics, /^cnc_alarm_episodes_total\{event="cleared"\} 1$/m, 'the second instance cleared the episode the first opened')
+    assert.doesNotMatch(metrics, /^cnc_alarm_episodes_total\{event="opened"\}/m, 'and opened none')
     assertNo5xx(api2)
     second.kill('SIGTERM')
     await second.exit
