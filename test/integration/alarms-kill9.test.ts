@@ -116,6 +116,10 @@ describe('alarms through kill -9 and redelivery', () => {
     const redelivered = /^cnc_messages_redelivered_total (\d+)/m.exec(metrics)?.[1]
     const already = /^cnc_messages_already_committed_total (\d+)/m.exec(metrics)?.[1]
     tc.diagnostic(`second instance: ${redelivered ?? '?'} redelivered messages, ${already ?? '?'} of them already committed`)
+    const sum = Number(/^cnc_alarm_evaluation_seconds_sum (\S+)/m.exec(metrics)?.[1])
+    const count = Number(/^cnc_alarm_evaluation_seconds_count (\S+)/m.exec(metrics)?.[1])
+    const evaluated = Number(/^cnc_alarm_readings_evaluated_total (\S+)/m.exec(metrics)?.[1])
+    tc.diagnostic(`second instance: ${count} evaluation transactions, mean ${(1000 * sum / count).toFixed(1)} ms, ${evaluated} readings evaluated`)
     assert.match(metrics, /^cnc_alarm_episodes_total\{event="cleared"\} 1$/m, 'the second instance cleared the episode the first opened')
     assert.doesNotMatch(metrics, /^cnc_alarm_episodes_total\{event="opened"\}/m, 'and opened none')
     assertNo5xx(api2)
