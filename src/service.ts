@@ -34,6 +34,7 @@ import { applyTimescaleSettings } from './write/timescale-setup.js'
 import { bucketQuery } from './store/buckets.js'
 import { withCagg } from './store/cagg-buckets.js'
 import { ShiftCalendar } from './time/shift-calendar.js'
+import { AlarmEvaluator } from './alarms/evaluator.js'
 
 const LEDGER_PRUNE_EVERY_MS = 30_000
 
@@ -60,6 +61,8 @@ export class Service {
   #maxDeliveries: MaxDeliveriesListener | undefined
   readonly #readinessCheck: Readiness
   #identity: StreamIdentity | undefined
+  #alarms: AlarmEvaluator | undefined
+  #alarmPool: pg.Pool | undefined
 
   constructor (config: Config, log: Logger) {
     this.config = config
@@ -202,8 +205,22 @@ export class Service {
       probeWrite: () => probeWrite(cfg.database.url),
       retryMaxBackoffMs: cfg.ingest.retry_max_backoff_ms,
       maxWriteAttempts: cfg.ingest.max_write_attempts,
-      onCommitted: (p) => liveFeed.publish(p),
+      onCommitted: (p) => { liveFeed.publish(p); this.#alarms?.committed(p) },
     })
+    // Issue 12: alarm rules evaluated on committed readings, with their own connection.
+    if (cfg.alarms.rules.length > 0) {
+      this.#alarmPool = createPool(cfg.database.url, { max: 1, applicationName: 'cnc-monitor-alarms', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'alarms' }))
+      this.#alarms = new AlarmEvaluator(this.#alarmPool, {
+        rules: cfg.alarms.rules,
+        intervalMs: cfg.alarms.interval_ms,
+        lateMarginMs: cfg.alarms.late_margin_ms,
+        chunk: 5_000,
+        push: (id, frame) => liveFeed.event(id, frame),
+        log: log.child({ stage: 'alarms' }),
+        registry: this.metrics.registry,
+      })
+      await this.#alarms.start()
+    }
     this.#source = new PullSource(this.#nc, {
       maxHoldMs: Math.min(5_000, Math.floor((cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms) / 3)),
       stream: cfg.nats.stream,
@@ -327,10 +344,12 @@ export class Service {
     const drained = ((await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true) && gated
     await this.#maxDeliveries?.close(Math.max(1_000, deadline - Date.now()))
     await this.#parser?.close()
+    await this.#alarms?.close()
     this.#server?.close()
     await this.#nc?.drain().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS drain failed'))
     await this.#ingestPool?.end().catch(() => {})
     await this.#apiPool?.end().catch(() => {})
+    await this.#alarmPool?.end().catch(() => {})
     this.#readinessCheck.close()
     this.#state = 'closed'
     log.info({ drained }, drained ? 'stopped cleanly' : 'stopped with work left to JetStream redelivery')

@@ -177,6 +177,14 @@ export class LiveFeed {
     this.#metrics.publishSeconds.observe((performance.now() - started) / 1000)
   }
 
+  /** Issue 12: one event frame (an alarm opened or cleared) to the machine's subscribers and to "*". */
+  event (machineId: string, frame: string): void {
+    const app = this.#app
+    if (app === undefined || this.#clients.size === 0) return
+    app.publish(topicOf(machineId), frame)
+    app.publish(ALL, frame)
+  }
+
   /** Publishes readings grouped by machine: one frame per machine topic, one for "*". */
   #emit (rows: MachineRows): void {
     const app = this.#app

@@ -8,6 +8,7 @@ import { COUNT_HEADER, DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS,
 import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
+import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const json = (schema: unknown) => ({ 'application/json': { schema } })
@@ -196,6 +197,7 @@ export const openApiDocument = withHead({
       },
       // Issue 12: plant-floor answers (openapi-plant.ts).
       ...plantSchemas,
+      ...alarmSchemas,
       RejectedPage: {
         type: 'object',
         required: ['limit', 'count', 'has_more', 'next_cursor', 'data'],
@@ -362,6 +364,7 @@ export const openApiDocument = withHead({
     },
     // Issue 12: plant-floor answers (openapi-plant.ts).
     ...plantPaths,
+    ...alarmPaths,
     '/api/v1/machines/{id}/states': {
       get: {
         summary: 'Seconds per machine_state over a window, and utilization (share of time in fleet.running_states)',

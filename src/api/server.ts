@@ -28,6 +28,7 @@ import { mountWeb } from './static.js'
 // Plant-floor answers (issue 12).
 import { availabilityRoutes, type PlantOptions } from './availability.js'
 import { eventRoutes } from './events.js'
+import { alarmRoutes } from './alarms.js'
 
 /** uWS ListenOptions value (the native module exports it; the typings only as an enum type). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
@@ -136,6 +137,7 @@ export class ApiServer {
       ...(this.#deps.fleet === undefined ? [] : fleetRoutes(store, metrics, this.#deps.fleet)),
       ...(this.#deps.plant === undefined ? [] : availabilityRoutes(store, metrics, this.#deps.plant)),
       ...(this.#deps.plant === undefined ? [] : eventRoutes(store, metrics, this.#deps.plant.offlineAfterSeconds)),
+      ...(this.#deps.plant === undefined ? [] : alarmRoutes(store)),
     ]
     const app = this.#uws.App()
     const token = tokenCheck(this.#deps.authToken)

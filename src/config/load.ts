@@ -148,6 +148,9 @@ function checkRelations (c: Config, sources: Map<string, string>, file: string):
   if (c.nats.max_deliver <= c.nats.backoff_ms.length) {
     fail('nats.max_deliver', `must be greater than the number of nats.backoff_ms delays (${c.nats.backoff_ms.length})`)
   }
+  const ruleNames = c.alarms.rules.map((r) => r.name)
+  const twice = ruleNames.find((n, i) => ruleNames.indexOf(n) !== i)
+  if (twice !== undefined) fail('alarms.rules', `two rules are named ${JSON.stringify(twice)}; a rule's name identifies its episodes and must be unique`)
   if (!isTimeZone(c.plant.time_zone)) fail('plant.time_zone', `${JSON.stringify(c.plant.time_zone)} is not a time zone this Node knows (IANA names, e.g. Europe/Berlin)`)
   try {
     new ShiftCalendar(c.plant) // eslint-disable-line no-new

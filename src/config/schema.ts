@@ -133,6 +133,36 @@ export interface Config {
     /** Silence after which a machine is offline; 0 = fleet.max_gap_seconds. */
     readonly offline_after_seconds: number
   }
+  /** Threshold alarms on committed readings (issue 12, src/alarms/). */
+  readonly alarms: {
+    readonly rules: readonly AlarmRuleConfig[]
+    /** Period of the evaluation pass over machines with new readings. */
+    readonly interval_ms: number
+    /** Readings are evaluated once this far behind a machine's newest (or once it committed nothing this long). */
+    readonly late_margin_ms: number
+  }
+}
+
+/** Alarm rules (alarms.rules): the reading fields a rule may watch, comparisons and severities. */
+export const ALARM_FIELDS = ['temperature', 'spindle_speed', 'x_pos_mm', 'y_pos_mm', 'z_pos_mm', 'feed_rate_actual', 'spindle_load_percent', 'total_power_kw'] as const
+export type AlarmField = typeof ALARM_FIELDS[number]
+export const COMPARISONS = ['>', '>=', '<', '<='] as const
+export type Comparison = typeof COMPARISONS[number]
+export const SEVERITIES = ['info', 'warning', 'critical'] as const
+export type Severity = typeof SEVERITIES[number]
+
+/** One alarm rule as configured. */
+export interface AlarmRuleConfig {
+  readonly name: string
+  readonly field: AlarmField
+  readonly comparison: Comparison
+  readonly threshold: number
+  readonly min_duration_seconds: number
+  /** The value must get this far back past the threshold to clear an active alarm. */
+  readonly clear_hysteresis: number
+  readonly severity: Severity
+  /** Machine ids the rule applies to; an entry ending in `*` is a prefix. Absent or empty = every machine. */
+  readonly machines?: readonly string[]
 }
 
 const int = (minimum: number, maximum: number, dflt: number) =>
@@ -343,6 +373,35 @@ export const configSchema = {
         },
         micro_stop_seconds: int(1, 86_400, 120),
         offline_after_seconds: int(0, 2_678_400, 0),
+      },
+    },
+    alarms: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        rules: {
+          type: 'array',
+          maxItems: 100,
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'field', 'comparison', 'threshold'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+              field: { enum: ALARM_FIELDS },
+              comparison: { enum: COMPARISONS },
+              threshold: { type: 'number' },
+              min_duration_seconds: { type: 'number', minimum: 0, maximum: 86_400, default: 0 },
+              clear_hysteresis: { type: 'number', minimum: 0, default: 0 },
+              severity: { enum: SEVERITIES, default: 'warning' },
+              machines: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 128 } },
+            },
+          },
+        },
+        interval_ms: int(100, 600_000, 1_000),
+        late_margin_ms: int(0, 3_600_000, 5_000),
       },
     },
   },

@@ -9,6 +9,7 @@ import { api, liveUrl, rowsOf, type FleetPage, type MachineInfo, type Reading } 
 import { Fleet } from './fleet.js'
 import { HEALTH_EVERY_MS, pollHealth } from './health.js'
 import { MachineView } from './machine-view.js'
+import { PlantPanel, showHistory, type Alarm } from './plant.js'
 
 /** fleet/latest pages the page loads at most (5,000 machines each). */
 const MAX_FLEET_PAGES = 4
@@ -18,6 +19,7 @@ const MACHINES_REFRESH_MS = 60_000
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
 
 const view = new MachineView()
+const plant = new PlantPanel()
 const fleet = new Fleet($<HTMLTableElement>('fleet').tBodies[0]!, $<HTMLTableElement>('fleet-offline').tBodies[0]!,
   (id) => { location.hash = 'machine=' + encodeURIComponent(id) })
 fleet.onSelectedPaint = (category, r) => view.latest(category, r)
@@ -40,8 +42,9 @@ async function loadFleet (): Promise<void> {
     for (let n = 0; n < MAX_FLEET_PAGES && (n === 0 || cursor !== null); n++) {
       const page: FleetPage = await api<FleetPage>('/api/v1/fleet/latest?limit=5000' + (cursor === null ? '' : '&cursor=' + encodeURIComponent(cursor)))
       fleet.setStaleAfter(page.stale_after_seconds)
+      plant.setStaleAfter(page.stale_after_seconds)
       if (page.running_states !== undefined) runningStates(page.running_states)
-      for (const r of page.data) fleet.reading(r)
+      for (const r of page.data) { fleet.reading(r); plant.reading(r.machine_id, r.timestamp) }
       cursor = page.next_cursor ?? null
     }
     $('fleet-error').hidden = true
@@ -65,6 +68,7 @@ function fromHash (): void {
   if (id === view.selected) return
   fleet.select(id)
   view.show(id, fleet.get(id ?? '')?.info).catch(() => {})
+  if (id !== null) showHistory(id).catch(() => {})
 }
 
 let connectedBefore = false
@@ -78,7 +82,7 @@ function connectLive (delay = 500): void {
   }
   ws.onopen = () => ws.send(JSON.stringify({ subscribe: '*' }))
   ws.onmessage = (ev: MessageEvent<string>) => {
-    const msg = JSON.parse(ev.data) as { type: string, data?: Reading[] }
+    const msg = JSON.parse(ev.data) as { type: string, data?: Reading[], event?: string, alarm?: Alarm }
     if (msg.type === 'subscribed') {
       set('live')
       delay = 500
@@ -89,7 +93,11 @@ function connectLive (delay = 500): void {
       for (const r of msg.data ?? []) {
         fleet.reading(r)
         view.live(r)
+        plant.reading(r.machine_id, r.timestamp)
       }
+    } else if (msg.type === 'alarm' && msg.alarm !== undefined) {
+      plant.alarm(msg.event ?? '', msg.alarm)
+      if (view.selected === msg.alarm.machine_id) showHistory(view.selected).catch(() => {})
     }
   }
   ws.onclose = () => {
@@ -111,11 +119,20 @@ $('tile-offline').addEventListener('click', () => {
   group.scrollIntoView({ block: 'nearest' })
 })
 
-Promise.all([loadFleet(), loadMachines()]).then(fromHash).catch(() => {})
+Promise.all([loadFleet(), loadMachines()]).then(() => { fromHash(); plant.paintOffline() }).catch(() => {})
 window.addEventListener('hashchange', fromHash)
 connectLive()
 setInterval(() => { loadFleet().catch(() => {}) }, FLEET_REFRESH_MS)
 setInterval(() => { loadMachines().catch(() => {}) }, MACHINES_REFRESH_MS)
 setInterval(() => fleet.tick(), 1_000)
+// Plant floor (issue 12): alarms also arrive live; availability is a heavier query, once a minute.
+const loadPlant = (): void => {
+  plant.loadAlarms().catch((err: unknown) => problem('alarms', err))
+  plant.loadAvailability().catch((err: unknown) => problem('availability', err))
+}
+loadPlant()
+setInterval(() => { plant.loadAlarms().catch(() => {}) }, FLEET_REFRESH_MS)
+setInterval(() => { plant.loadAvailability().catch(() => {}) }, 60_000)
+setInterval(() => plant.paintOffline(), 5_000)
 setInterval(() => { pollHealth().catch(() => {}) }, HEALTH_EVERY_MS)
 pollHealth().catch(() => {})

@@ -64,13 +64,19 @@ describe('operator page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} mi
 
   before(async () => {
     t = await createTestEnv('E2E')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10', CNC_FLEET_STALE_AFTER_SECONDS: '300' }), silentLog)
+    service = new Service(t.config({
+      CNC_INGEST_LINGER_MS: '10',
+      CNC_FLEET_STALE_AFTER_SECONDS: '300',
+      CNC_ALARMS_RULES: JSON.stringify([{ name: 'hot', field: 'temperature', comparison: '>', threshold: 85, severity: 'critical' }]),
+      CNC_ALARMS_INTERVAL_MS: '200',
+      CNC_ALARMS_LATE_MARGIN_MS: '300',
+    }), silentLog)
     await service.start()
     const now = Date.now()
     await prefill(t, [
       json(reading('E2E-OLD', 1, { machine_state: 'IDLE' })), // 2025: offline for long
       at('E2E-LOST', now - 20 * 60_000), // went quiet 20 min ago
-      at('E2E-ALARM', now - 1_000, { machine_state: 'ALARM', spindle_speed: 0, spindle_load_percent: 0 }),
+      at('E2E-ALARM', now - 1_000, { machine_state: 'ALARM', spindle_speed: 0, spindle_load_percent: 0, temperature: 91.5 }),
       at('E2E-IDLE', now - 1_000, { machine_state: 'IDLE', spindle_speed: 0, spindle_load_percent: 0 }),
       ...history('E2E-RUN', now - 1_000),
     ])
@@ -181,6 +187,24 @@ describe('operator page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} mi
     assert.equal(await page.locator('tr.selected').count(), 0)
 
     assert.deepEqual(foreign, [], 'the page works offline: nothing from another origin')
+    assert.deepEqual(errors, [])
+  })
+
+  it('shows active alarms, offline machines with since when, availability today per shift, and a machine\'s events and alarms', async () => {
+    await page.locator('#alarms-active li[data-machine="E2E-ALARM"]').filter({ hasText: 'hot: temperature > 85 (peak 91.5)' }).waitFor({ timeout: WAIT })
+    assert.equal(await page.locator('#alarms-count').textContent(), '1')
+    await until('document.querySelector(\'#offline-list li[data-machine="E2E-LOST"]\')?.textContent.includes(\'20 min\') === true')
+    assert.ok(await page.locator('#offline-list li[data-machine="E2E-OLD"]').count() === 1)
+    await page.locator('#availability tbody tr[data-avail="E2E-RUN"] td.num').first().filter({ hasText: '%' }).waitFor({ timeout: WAIT })
+    assert.ok(await page.locator('#availability thead th').count() >= 2, 'a column per shift of today')
+
+    await page.locator('tr[data-machine="E2E-ALARM"]').click()
+    await page.locator('#m-alarms li').filter({ hasText: '(active) hot: temperature > 85' }).waitFor({ timeout: WAIT })
+    await page.locator('#m-events li').filter({ hasText: 'online: – → ALARM' }).waitFor({ timeout: WAIT })
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: `${ARTIFACTS}/operator-page-plant.png` })
+    process.stderr.write(`# screenshot ${ARTIFACTS}/operator-page-plant.png\n`)
+    await page.keyboard.press('Escape')
     assert.deepEqual(errors, [])
   })
 })
