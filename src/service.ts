@@ -178,7 +178,7 @@ export class Service {
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog, streamLimits(cfg))
     await ensureConsumer(this.#jsm, cfg, ingestLog)
 
-    this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight)
+    this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight, undefined, (err) => ingestLog.error({ err }, 'parser worker failed outside a batch; replaced'))
     const ingestPool = this.#ingestPool
     const settler = new Settler(this.#nc)
     // Batches reach the pipeline through the identity gate: the ledger key follows a recreated stream.

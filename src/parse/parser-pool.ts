@@ -22,8 +22,13 @@ export class ParserPool {
   readonly #pool: Piscina<RawBatch, ParsedBatch>
   #closed = false
 
-  /** `maxQueued`: tasks that may wait for a thread; the pipeline never admits more (max_in_flight). */
-  constructor (threads: number, maxQueued: number, heapMb = WORKER_HEAP_MB) {
+  /**
+   * `maxQueued`: tasks that may wait for a thread; the pipeline never admits more (max_in_flight).
+   * `onError`: a worker failing outside a task (it could not load, it died between tasks). Piscina emits
+   * that as the pool's 'error' event, which without a listener is an uncaught exception in the main thread;
+   * the pool replaces the worker, and a batch it held fails its task (the pipeline retries it).
+   */
+  constructor (threads: number, maxQueued: number, heapMb = WORKER_HEAP_MB, onError: (err: unknown) => void = () => {}) {
     this.#pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: threads,
@@ -33,6 +38,7 @@ export class ParserPool {
       // The pipeline bounds batches in flight; piscina's 'auto' (threads²) would refuse some of them.
       maxQueue: maxQueued,
     })
+    this.#pool.on('error', onError)
   }
 
   parse (raw: RawBatch): Promise<ParsedBatch> {
