@@ -1,0 +1,78 @@
+/**
+ * A three-node JetStream cluster with an R3 stream, the service given the three URLs in
+ * CNC_NATS_URL. Under live load (JetStream publishes with Nats-Msg-Id, retried until acknowledged) the
+ * test kills -9 the stream's leader and restarts it, then the consumer's leader; the full run
+ * (FAULTS_FULL=1) then restarts all three nodes one after the other (SIGTERM, start, wait until every
+ * replica is current). Accounting exact at the end (test/faults/load.ts).
+ *
+ * Recovery time of a fault: from the kill until the consumer's ack floor passes the last sequence
+ * delivered before it, i.e. everything handed out before the fault is settled and newer messages
+ * flow (redeliveries of batches whose acks died with the leader wait out ack_wait, 3 s here).
+ */
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import { CONSUMER, FULL, STREAM, waitFor, type ServiceProc } from '../faults/harness.js'
+import { LivePublisher, assertAccounting, prefill } from '../faults/load.js'
+import { ClusterWorld, ReadySampler, type NatsNode } from './nats-cluster.js'
+
+const PREFILL = FULL ? 100_000 : 10_000
+const RATE = FULL ? 3_000 : 1_000
+const METRICS = ['cnc_nats_reconnects_total', 'cnc_pull_stalls_total', 'cnc_jetstream_leader_elections_total', 'cnc_messages_redelivered_total', 'cnc_messages_already_committed_total'] as const
+
+describe('JetStream cluster: 3 nodes, R3 stream, leaders killed -9', () => {
+  let w: ClusterWorld
+  before(async () => { w = await ClusterWorld.start(3) })
+  after(async () => { await w?.stop() })
+
+  it('stores every reading once through leader failovers' + (FULL ? ' and a rolling restart' : ''), async (t) => {
+    await prefill(w, 0, PREFILL, 5_000)
+    const s = w.spawnService({ CNC_INGEST_BATCH_SIZE: '2000' })
+    await s.waitReady(60_000)
+    const pub = new LivePublisher(w, PREFILL)
+    pub.start(50, RATE)
+    await waitFor('a quarter of the backlog committed', async () => await s.metric('cnc_messages_committed_total') > PREFILL / 4, 60_000, 50)
+
+    const notes: string[] = []
+    const fault = async (label: string, pick: () => Promise<NatsNode>, signal: 'SIGKILL' | 'SIGTERM'): Promise<number> => {
+      const node = await pick()
+      const jsm = await w.jsm()
+      const before = await metrics(s)
+      const deliveredAtKill = (await jsm.consumers.info(STREAM, CONSUMER)).delivered.stream_seq
+      const sampler = new ReadySampler(() => w.services)
+      const t0 = Date.now()
+      await node.stop(signal)
+      await waitFor(`${label}: the ack floor to pass ${deliveredAtKill}`, async () =>
+        (await jsm.consumers.info(STREAM, CONSUMER)).ack_floor.stream_seq > deliveredAtKill, 120_000, 100)
+      const recoveredMs = Date.now() - t0
+      await node.start()
+      await w.waitCurrent(120_000)
+      const readyz = await sampler.stop()
+      const delta = diff(before, await metrics(s))
+      notes.push(`${label} (${node.name}): recovered in ${recoveredMs} ms; /readyz seen ${readyz}; ${delta}; ` +
+        `publish retries so far ${pub.failures}`)
+      return recoveredMs
+    }
+
+    await fault('stream leader kill -9', async () => w.nats.node(await w.streamLeader()), 'SIGKILL')
+    await fault('consumer leader kill -9', async () => w.nats.node(await w.consumerLeader()), 'SIGKILL')
+    if (FULL) {
+      for (const n of w.nats.nodes) await fault(`rolling restart, SIGTERM of ${n.name}`, async () => n, 'SIGTERM')
+    }
+
+    await pub.stop()
+    const published = PREFILL + pub.acked
+    const acc = await assertAccounting(w, { valid: published, published })
+    for (const n of notes) t.diagnostic(n)
+    t.diagnostic(`${PREFILL} prefilled + ${pub.acked} live = ${published} published; accounts ${JSON.stringify(acc)}`)
+    assert.ok(s.alive, 'the service ran throughout')
+    await waitFor('the service ready after the faults', async () => (await s.readyz()).status === 200, 30_000, 100)
+  })
+})
+
+async function metrics (s: ServiceProc): Promise<number[]> {
+  return await Promise.all(METRICS.map(async (m) => await s.metric(m).catch(() => Number.NaN)))
+}
+
+function diff (a: number[], b: number[]): string {
+  return METRICS.map((m, i) => `${m.replace(/^cnc_|_total$/g, '')} +${(b[i] ?? 0) - (Number.isNaN(a[i]) ? 0 : a[i] ?? 0)}`).join(', ')
+}
