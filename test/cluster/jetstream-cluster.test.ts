@@ -5,7 +5,7 @@
  * (FAULTS_FULL=1) then restarts all three nodes one after the other (SIGTERM, start, wait until every
  * replica is current). Accounting exact at the end (test/faults/load.ts).
  *
- * Recovery time of a fault: from the kill until the consumer's ack floor passes the last sequence
+ * Recovery time of a fault: from the kill until the consumer's ack floor reaches the last sequence
  * delivered before it, i.e. everything handed out before the fault is settled and newer messages
  * flow (redeliveries of batches whose acks died with the leader wait out ack_wait, 3 s here).
  */
@@ -41,8 +41,8 @@ describe('JetStream cluster: 3 nodes, R3 stream, leaders killed -9', () => {
       const sampler = new ReadySampler(() => w.services)
       const t0 = Date.now()
       await node.stop(signal)
-      await waitFor(`${label}: the ack floor to pass ${deliveredAtKill}`, async () =>
-        (await jsm.consumers.info(STREAM, CONSUMER)).ack_floor.stream_seq > deliveredAtKill, 120_000, 100)
+      await waitFor(`${label}: the ack floor to reach ${deliveredAtKill}`, async () =>
+        (await jsm.consumers.info(STREAM, CONSUMER)).ack_floor.stream_seq >= deliveredAtKill, 120_000, 100)
       const recoveredMs = Date.now() - t0
       await node.start()
       await w.waitCurrent(120_000)
