@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test'
 import { CONSUMER, FULL, Faults, STREAM, waitFor, type ServiceProc } from '../faults/harness.js'
 import { assertAccounting, prefill, rowCount } from '../faults/load.js'
 
-const TOTAL = FULL ? 300_000 : 40_000
+const TOTAL = FULL ? 300_000 : 30_000
 const KILLS = FULL ? 9 : 3
 const BATCH = 2_000
 // The README's rule for N instances on one consumer: N × batch_size × (max_in_flight + 1).
@@ -43,8 +43,8 @@ describe('three instances on one durable consumer, killed -9 in turn', () => {
     for (let k = 0; k < KILLS; k++) {
       const ci = await jsm.consumers.info(STREAM, CONSUMER)
       if (ci.num_pending < 2 * step) {
-        await prefill(f, total, total + 3 * step)
-        total += 3 * step
+        await prefill(f, total, total + 2 * step)
+        total += 2 * step
       }
       const mark = await rowCount(f)
       await waitFor(`progress before kill ${k + 1}`, async () => await rowCount(f) > mark + step / 2, 60_000, 20)
