@@ -23,7 +23,7 @@ const PER_MACHINE = Math.ceil(ROWS / MACHINES)
 
 const GENERATE = `INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, y_pos_mm, z_pos_mm,
   feed_rate_actual, spindle_load_percent, machine_state, active_program_line, total_power_kw)
-SELECT timestamptz '2025-07-13 00:00:00+00' + make_interval(secs => (i * 100000 + ((i * 7919 + m * 104729) % 2000)) / 1e6),
+SELECT timestamptz '2025-07-13 00:00:00+00' + make_interval(secs => (i::bigint * 100000 + ((i * 7919 + m * 104729) % 2000)) / 1e6),
   'CNC-' || lpad(m::text, 3, '0'),
   round((40 + 8 * sin(i / 30000.0 + m) + (random() - 0.5) * 0.2)::numeric, 2)::float8,
   (1000 + 500 * ((i / 6000 + m) % 20))::float8,
