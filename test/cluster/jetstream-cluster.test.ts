@@ -65,6 +65,7 @@ describe('JetStream cluster: 3 nodes, R3 stream, leaders killed -9', () => {
     for (const n of notes) t.diagnostic(n)
     t.diagnostic(`${PREFILL} prefilled + ${pub.acked} live = ${published} published; accounts ${JSON.stringify(acc)}`)
     assert.ok(s.alive, 'the service ran throughout')
+    assert.ok(await s.metric('cnc_jetstream_leader_elections_total') > 0, 'the leader elections were seen')
     await waitFor('the service ready after the faults', async () => (await s.readyz()).status === 200, 30_000, 100)
   })
 })
