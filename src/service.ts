@@ -99,7 +99,7 @@ export class Service {
   async start (): Promise<void> {
     const cfg = this.config
     const log = this.#log
-    log.info({ nats: cfg.nats.url, stream: cfg.nats.stream, consumer: cfg.nats.consumer, database: redactUrl(cfg.database.url) }, 'starting')
+    log.info({ nats: cfg.nats.url.split(',').map(redactUrl).join(','), stream: cfg.nats.stream, consumer: cfg.nats.consumer, database: redactUrl(cfg.database.url) }, 'starting')
 
     // The HTTP server comes up first so /livez answers and /readyz says what start-up waits for.
     let apiStore: Store | undefined
