@@ -141,9 +141,10 @@ export class ClusterWorld {
     await admin.connect()
     await admin.query(`CREATE DATABASE ${DATABASE}`)
     await admin.end()
-    // The meta leader is elected a moment after the routes connect; until then stream creation fails.
-    const jsm = await w.jsm()
+    // The meta leader is elected a moment after the routes connect; until then JetStream requests fail
+    // or time out (the manager's own API check included).
     await waitFor('JetStream to accept an R3 stream', async () => {
+      const jsm = await w.jsm()
       await jsm.streams.add({ name: STREAM, subjects: [`${STREAM}.>`], num_replicas: replicas })
       return true
     }, 60_000, 250)
