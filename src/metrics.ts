@@ -11,12 +11,14 @@ export interface IngestHealth {
   /** ms since 1970 of the last COMMIT or successful probe write. */
   lastWriteOkAt: () => number
   stalled: () => boolean
+  /** Replay delay of the API database in seconds; null while unknown or unreachable. */
+  replicaLagSeconds: () => number | null
 }
 
 export function createMetrics () {
   const registry = new Registry()
   const startedAt = Date.now()
-  const health: IngestHealth = { lastCommitAt: () => 0, lastWriteOkAt: () => 0, stalled: () => false }
+  const health: IngestHealth = { lastCommitAt: () => 0, lastWriteOkAt: () => 0, stalled: () => false, replicaLagSeconds: () => null }
   const age = (at: number): number => (Date.now() - (at > 0 ? at : startedAt)) / 1000
   collectDefaultMetrics({ register: registry, prefix: 'cnc_' })
   const reg = [registry]
@@ -44,6 +46,8 @@ export function createMetrics () {
     stalled: new Gauge({ name: 'cnc_ingest_stalled', help: '1 while messages wait and no batch has committed for ingest.stall_after_ms', registers: reg, collect () { this.set(health.stalled() ? 1 : 0) } }),
     lastCommitAge: new Gauge({ name: 'cnc_last_commit_age_seconds', help: 'Seconds since the last batch committed (since start when none has)', registers: reg, collect () { this.set(age(health.lastCommitAt())) } }),
     lastWriteAge: new Gauge({ name: 'cnc_last_successful_write_age_seconds', help: 'Seconds since the database last took a write (a commit or a probe write)', registers: reg, collect () { this.set(age(health.lastWriteOkAt())) } }),
+    leaderElections: new Counter({ name: 'cnc_jetstream_leader_elections_total', help: 'JetStream leader elections seen for the stream or its consumer (cluster failover; advisories missed while disconnected are not counted)', labelNames: ['kind'] as const, registers: reg }),
+    replicaLag: new Gauge({ name: 'cnc_db_replica_lag_seconds', help: 'Replay delay of the API database (database.api_url): 0 on a primary or a caught-up replica, NaN while unreachable', registers: reg, collect () { const s = health.replicaLagSeconds(); this.set(s ?? Number.NaN) } }),
     databaseMode: new Gauge({ name: 'cnc_database_mode', help: 'Database edition detected at start-up (1 on the active one): timescaledb, timescaledb-apache or postgres', labelNames: ['mode'] as const, registers: reg }),
   }
 }

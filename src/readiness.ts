@@ -4,7 +4,8 @@
  *   service     starting | draining | closed
  *   nats        disconnected
  *   consumer    the pull source's state when it is not consuming (consumer deleted, stopped)
- *   database    unavailable (SELECT 1 on the API pool fails) | writes refused: <SQLSTATE …>
+ *   database    unavailable (SELECT 1 on the API pool fails; on the primary when database.api_url
+ *               names a replica, whose state is in the details) | writes refused: <SQLSTATE …>
  *   ingest      stalled: messages wait and no batch has committed for ingest.stall_after_ms
  *   event_loop  blocked for longer than ingest.max_event_loop_delay_ms since the last check
  *

@@ -16,6 +16,7 @@ import { ApiServer, type Store } from './api/server.js'
 import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
 import { ensureConsumer, ensureStream, streamLimits } from './ingest/jetstream-setup.js'
+import { LeaderWatch } from './ingest/leader-watch.js'
 import { PullSource } from './ingest/pull-source.js'
 import { StreamIdentity } from './ingest/stream-identity.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -35,8 +36,10 @@ import { bucketQuery } from './store/buckets.js'
 import { withCagg } from './store/cagg-buckets.js'
 import { ShiftCalendar } from './time/shift-calendar.js'
 import { AlarmEvaluator } from './alarms/evaluator.js'
+import { ReplicaLag } from './store/replica-lag.js'
 
 const LEDGER_PRUNE_EVERY_MS = 30_000
+const REPLICA_LAG_EVERY_MS = 2_000
 
 export type ServiceState = 'starting' | 'running' | 'draining' | 'closed'
 
@@ -63,6 +66,8 @@ export class Service {
   #identity: StreamIdentity | undefined
   #alarms: AlarmEvaluator | undefined
   #alarmPool: pg.Pool | undefined
+  #leaderWatch: LeaderWatch | undefined
+  #replicaLag: ReplicaLag | undefined
 
   constructor (config: Config, log: Logger) {
     this.config = config
@@ -75,15 +80,19 @@ export class Service {
       consumer: () => this.#source?.state === 'consuming' ? (this.#identity?.problem ?? 'consuming') : this.#source?.state,
       pipeline: () => this.#pipeline,
       consumerPending: async () => (await this.metrics.consumerPending.get()).values[0]?.value ?? 0,
+      // With a read replica (database.api_url) the primary is checked: a replica away degrades the API
+      // routes (503) and shows in the details, while ingest goes on.
       database: async () => {
-        if (this.#apiPool === undefined) throw new Error('not connected')
-        await this.#apiPool.query('SELECT 1')
+        const pool = config.database.api_url === '' ? this.#apiPool : this.#ingestPool
+        if (pool === undefined) throw new Error('not connected')
+        await pool.query('SELECT 1')
       },
     }, { stallAfterMs: config.ingest.stall_after_ms, maxEventLoopDelayMs: config.ingest.max_event_loop_delay_ms })
     const health = this.metrics.health
     health.lastCommitAt = () => this.#pipeline?.lastCommitAt ?? 0
     health.lastWriteOkAt = () => this.#pipeline?.lastWriteOkAt ?? 0
     health.stalled = () => this.#readinessCheck.stalled()
+    health.replicaLagSeconds = () => this.#replicaLag?.seconds ?? null
   }
 
   get state (): ServiceState { return this.#state }
@@ -94,7 +103,7 @@ export class Service {
   async start (): Promise<void> {
     const cfg = this.config
     const log = this.#log
-    log.info({ nats: cfg.nats.url, stream: cfg.nats.stream, consumer: cfg.nats.consumer, database: redactUrl(cfg.database.url) }, 'starting')
+    log.info({ nats: cfg.nats.url.split(',').map(redactUrl).join(','), stream: cfg.nats.stream, consumer: cfg.nats.consumer, database: redactUrl(cfg.database.url) }, 'starting')
 
     // The HTTP server comes up first so /livez answers and /readyz says what start-up waits for.
     let apiStore: Store | undefined
@@ -118,7 +127,11 @@ export class Service {
       registry: this.metrics.registry,
       readiness: {
         check: () => this.#readiness(),
-        details: () => ({ database_mode: this.#features?.edition ?? 'unknown', pipeline: this.#pipeline?.state ?? 'starting' }),
+        details: () => ({
+          database_mode: this.#features?.edition ?? 'unknown',
+          pipeline: this.#pipeline?.state ?? 'starting',
+          ...(cfg.database.api_url === '' ? {} : { api_database: this.#replicaLag?.state ?? 'unknown', replica_lag_seconds: String(this.#replicaLag?.seconds ?? 'unknown') }),
+        }),
         now: () => this.#state === 'running' ? null : { service: this.#state },
       },
       log: log.child({ stage: 'api' }),
@@ -153,6 +166,8 @@ export class Service {
       ...positive('idleInTransactionTimeoutMs', cfg.database.ingest_idle_in_transaction_timeout_ms),
     }, dbLog)
     this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
+    this.#replicaLag = new ReplicaLag(this.#apiPool, REPLICA_LAG_EVERY_MS, log.child({ stage: 'api' }))
+    this.#replicaLag.start()
     const client = await this.#ingestPool.connect()
     try {
       this.#features = await detectFeatures(client, dbLog)
@@ -168,10 +183,10 @@ export class Service {
     const ingestLog = log.child({ stage: 'ingest' })
     this.#nc = await waitForDependency({
       name: 'NATS',
-      target: redactUrl(cfg.nats.url),
+      target: cfg.nats.url.split(',').map(redactUrl).join(','),
       code: ErrorCode.natsUnavailable,
       retryable: natsRetryable,
-      connect: () => connect({ servers: cfg.nats.url, name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 }),
+      connect: () => connect({ servers: cfg.nats.url.split(','), name: 'cnc-monitor', noAsyncTraces: true, maxReconnectAttempts: -1 }),
       discard: (late) => { late.close().catch(() => {}) },
     }, cfg.startup.wait_ms, startupLog)
     this.#jsm = await jetstreamManager(this.#nc)
@@ -232,6 +247,7 @@ export class Service {
     }, identity.admit, this.#pipeline.ready, this.metrics, ingestLog)
     this.#source.onConsumerGone(() => identity.suspect())
     this.#watchNats(this.#nc, ingestLog)
+    this.#leaderWatch = new LeaderWatch(this.#nc, { stream: cfg.nats.stream, consumer: cfg.nats.consumer }, this.metrics, ingestLog)
     this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey: () => identity.key }, this.metrics, ingestLog)
     this.#source.start()
     identity.start()
@@ -346,6 +362,8 @@ export class Service {
     await this.#parser?.close()
     await this.#alarms?.close()
     this.#server?.close()
+    this.#leaderWatch?.close()
+    this.#replicaLag?.close()
     await this.#nc?.drain().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'NATS drain failed'))
     await this.#ingestPool?.end().catch(() => {})
     await this.#apiPool?.end().catch(() => {})

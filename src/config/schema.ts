@@ -7,6 +7,7 @@ import type { ShiftConfig } from '../time/shift-calendar.js'
  */
 export interface Config {
   readonly nats: {
+    /** One server URL or a comma-separated list of a cluster's servers. */
     readonly url: string
     readonly stream: string
     readonly consumer: string
@@ -200,7 +201,8 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        url: { type: 'string', pattern: '^(nats|tls|ws|wss)://[^\\s]+$', default: 'nats://127.0.0.1:4222' },
+        // One URL or a comma-separated list (seeds of a cluster; the client tries them in turn).
+        url: { type: 'string', pattern: '^(nats|tls|ws|wss)://[^\\s,]+(,(nats|tls|ws|wss)://[^\\s,]+)*$', default: 'nats://127.0.0.1:4222' },
         stream: { ...natsName, default: 'CNC_DATA' },
         consumer: { ...natsName, default: 'PROCESSOR' },
         ack_wait_ms: int(1_000, 3_600_000, 60_000),

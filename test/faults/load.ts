@@ -15,6 +15,9 @@ import assert from 'node:assert/strict'
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream'
 import { CONSUMER, STREAM, sleep, waitFor, type Faults } from './harness.js'
 
+/** What the load and accounting need of a test world (the single-server Faults, or a cluster's). */
+export type World = Pick<Faults, 'nc' | 'jsm' | 'query'>
+
 export const SUBJECT = `${STREAM}.metrics`
 const MACHINES = 16
 const BASE_MS = Date.UTC(2025, 6, 13, 10, 0, 0)
@@ -32,7 +35,7 @@ export function validPayload (n: number): string {
  * Publishes valid readings [from, to) with core NATS (fast) and waits until the stream holds them;
  * the stream's count is what JetStream acknowledged storing.
  */
-export async function prefill (f: Faults, from: number, to: number, chunk = 20_000): Promise<void> {
+export async function prefill (f: World, from: number, to: number, chunk = 20_000): Promise<void> {
   const nc = await f.nc()
   const jsm = await f.jsm()
   const before = (await jsm.streams.info(STREAM)).state.messages
@@ -61,7 +64,7 @@ export class LivePublisher {
   #done: Promise<void> | undefined
   readonly #js: Promise<JetStreamClient>
 
-  constructor (f: Faults, firstSeq: number) {
+  constructor (f: World, firstSeq: number) {
     this.#next = firstSeq
     this.#js = f.nc().then((nc) => jetstream(nc, { timeout: 2_000 }))
   }
@@ -128,12 +131,12 @@ export interface Accounts {
 }
 
 /** Rows in sensor_data (PostgreSQL only: usable while NATS is away). */
-export async function rowCount (f: Faults): Promise<number> {
+export async function rowCount (f: World): Promise<number> {
   const [r] = await f.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
   return Number(r?.n)
 }
 
-export async function accounts (f: Faults): Promise<Accounts> {
+export async function accounts (f: World): Promise<Accounts> {
   const [r] = await f.query<{ rows: string, distinct: string }>(
     'SELECT count(*) AS rows, count(DISTINCT (machine_id, active_program_line)) AS distinct FROM sensor_data')
   const [d] = await f.query<{ n: string, distinct: string }>('SELECT count(*) AS n, count(DISTINCT stream_seq) AS distinct FROM rejected_messages')
@@ -149,7 +152,7 @@ export async function accounts (f: Faults): Promise<Accounts> {
 }
 
 /** Waits until the consumer has settled everything, then checks the shared accounting. */
-export async function assertAccounting (f: Faults, expected: Expected, settleMs = 120_000): Promise<Accounts> {
+export async function assertAccounting (f: World, expected: Expected, settleMs = 120_000): Promise<Accounts> {
   const stored = (await (await f.jsm()).streams.info(STREAM)).state.messages
   assert.equal(stored, expected.published, 'JetStream stored exactly what was published and acknowledged')
   // On timeout the assertions below say what is missing.

@@ -68,6 +68,13 @@ describe('configuration', () => {
     assert.match(refusal([], { CNC_NATS_ACK_WAIT_MS: '30000' }), /^config: nats\.backoff_ms: first delay \(60000 ms\) must equal nats\.ack_wait_ms/)
   })
 
+  it('takes a comma-separated list of NATS servers (a cluster) and refuses a malformed member', () => {
+    const list = 'nats://10.0.0.1:4222,nats://10.0.0.2:4222,tls://nats-3:4222'
+    assert.equal(loadConfig([], { CNC_NATS_URL: list }).nats.url, list)
+    assert.match(refusal([], { CNC_NATS_URL: 'nats://a:4222, nats://b:4222' }), /^config: nats\.url: must match pattern/)
+    assert.match(refusal([], { CNC_NATS_URL: 'nats://a:4222,,nats://b:4222' }), /^config: nats\.url: must match pattern/)
+  })
+
   it('stops the service with exit code 2 and that one line on stderr', () => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN], { env: { PATH: process.env.PATH ?? '', CNC_HTTP_PORT: '70000' }, encoding: 'utf8', timeout: 30_000 })
     assert.equal(r.status, 2)
