@@ -6,10 +6,9 @@
  * zone), the seconds in SQL (store/availability.ts, over store/fleet.ts's state semantics). Only planned
  * time is measured, up to min(end_time, now): running + stopped + no_data = planned.
  */
-import { ApiErrorCode, HttpError, badParam, type Exchange } from './http.js'
+import type { Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
-import { enumParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
-import { MAX_RANGE_DAYS } from './readings.js'
+import { MAX_RANGE_DAYS, checkOrder, checkRange, enumParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './server.js'
 import { availabilityRows, machinesWithReadings, type AvailabilityRow } from '../store/availability.js'
@@ -28,7 +27,6 @@ export interface PlantOptions {
 /** The fleet answer holds machines × periods entries: its window is shorter. */
 export const MAX_FLEET_RANGE_DAYS = 31
 const GROUPS = ['shift', 'day'] as const
-const DAY_US = 86_400_000_000n
 const PG_EPOCH_MS = 946_684_800_000
 const toMicros = (ms: number): bigint => (BigInt(ms) - BigInt(PG_EPOCH_MS)) * 1000n
 const toMs = (us: bigint): number => Number(us / 1000n) + PG_EPOCH_MS
@@ -126,11 +124,8 @@ export function availabilityRoutes (store: StoreAccess, metrics: HttpMetrics, op
     const s = timeParam(ex, 'start_time')
     const end = timeParam(ex, 'end_time') ?? now
     const start = s ?? toMicros(wallToInstant(cal.zone, localDay(cal.zone, toMs(end)), 0))
-    if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
-    if (end - start > BigInt(maxDays) * DAY_US) {
-      metrics.refused.inc({ reason: 'range_too_large' })
-      throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${maxDays} days`)
-    }
+    checkOrder(start, end)
+    checkRange(start, end, () => metrics.refused.inc({ reason: 'range_too_large' }), maxDays)
     const effEnd = end < now ? end : (start > now ? start : now)
     const plan = periodsOf(cal, group, start, end, effEnd)
     const db = store().db

@@ -7,20 +7,17 @@
  * page looks back at most LOOKBACK before start_time (beyond: null); a cursor page recomputes from
  * the cursor's event, so each event has the same previous_seconds on whatever page it lands.
  */
-import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
+import { sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
-import { cursorMicros, cursorParam, encodeCursor, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
-import { MAX_RANGE_DAYS } from './readings.js'
+import { HOUR_MICROS, cursorMicros, cursorParam, encodeCursor, hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './server.js'
 import { machineEvents, type EventRow } from '../store/events.js'
 
 export const DEFAULT_EVENTS_LIMIT = 1_000
 export const MAX_EVENTS_LIMIT = 10_000
-const HOUR = 3_600_000_000n
 /** Readings scanned before start_time to find the span the first event ends (1 h at 10 Hz = 36k rows). */
-const LOOKBACK = HOUR
-const MAX_RANGE = BigInt(MAX_RANGE_DAYS) * 24n * HOUR
+const LOOKBACK = HOUR_MICROS
 
 const str = (v: string | null): string => v === null ? 'null' : JSON.stringify(v)
 const eventJson = (r: EventRow): string =>
@@ -41,16 +38,7 @@ export function eventRoutes (store: StoreAccess, metrics: HttpMetrics, offlineAf
   }
 
   function window (ex: Exchange): { start: bigint, end: bigint } {
-    const s = timeParam(ex, 'start_time')
-    const e = timeParam(ex, 'end_time')
-    const end = e ?? (s === undefined ? nowMicros() : s + HOUR)
-    const start = s ?? end - HOUR
-    if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
-    if (end - start > MAX_RANGE) {
-      metrics.refused.inc({ reason: 'range_too_large' })
-      throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${MAX_RANGE_DAYS} days; page through shorter windows`)
-    }
-    return { start, end }
+    return hourWindow(ex, () => metrics.refused.inc({ reason: 'range_too_large' }))
   }
 
   async function events (ex: Exchange): Promise<void> {

@@ -11,10 +11,9 @@
  * index probes and at most limit × ~1 KB of JSON, streamed (sendRows); the cursor is the last
  * machine id of the page (base64url of its UTF-8), so ids added meanwhile are never skipped twice.
  */
-import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
+import { ApiErrorCode, HttpError, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
-import { intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
-import { MAX_RANGE_DAYS } from './readings.js'
+import { hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './server.js'
 import { fleetLatest, machineStates, type FleetRow } from '../store/fleet.js'
@@ -30,8 +29,6 @@ export const MAX_FLEET_LIMIT = 5_000
 /** base64url of a machine id: at most 128 characters × 4 UTF-8 bytes. */
 const MAX_CURSOR_CHARS = 700
 
-const HOUR = 3_600_000_000n
-const MAX_RANGE = BigInt(MAX_RANGE_DAYS) * 24n * HOUR
 const num = (v: number | null): string => v === null ? 'null' : String(v)
 const round6 = (v: number): number => Math.round(v * 1e6) / 1e6
 
@@ -72,15 +69,7 @@ export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: Fle
 
   async function states (ex: Exchange): Promise<void> {
     const id = machineIdParam(ex)
-    const s = timeParam(ex, 'start_time')
-    const e = timeParam(ex, 'end_time')
-    const end = e ?? (s === undefined ? nowMicros() : s + HOUR)
-    const start = s ?? end - HOUR
-    if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
-    if (end - start > MAX_RANGE) {
-      metrics.refused.inc({ reason: 'range_too_large' })
-      throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${MAX_RANGE_DAYS} days`)
-    }
+    const { start, end } = hourWindow(ex, () => metrics.refused.inc({ reason: 'range_too_large' }))
     const startIso = microsToIso(start)
     const endIso = microsToIso(end)
     const r = await machineStates(store().db, {

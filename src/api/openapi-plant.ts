@@ -4,7 +4,7 @@
  */
 import { MAX_FLEET_RANGE_DAYS } from './availability.js'
 import { DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT } from './events.js'
-import { MAX_RANGE_DAYS } from './readings.js'
+import { MAX_RANGE_DAYS } from './params.js'
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
 const json = (schema: unknown) => ({ 'application/json': { schema } })

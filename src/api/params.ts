@@ -99,3 +99,38 @@ export function cursorMicros (v: unknown): bigint | null {
 export function nowMicros (): bigint {
   return (BigInt(Date.now()) - PG_EPOCH_MS) * 1000n
 }
+
+/** One hour in µs: the default span of a window with a missing bound. */
+export const HOUR_MICROS = 3_600_000_000n
+/** Windows longer than this are refused at the edge (range_too_large) when both bounds are given. */
+export const MAX_RANGE_DAYS = 366
+
+/**
+ * 400 `range_too_large` when end - start exceeds `maxDays` (counted in the refusal metric through
+ * `onRefused`). The one place that words this refusal.
+ */
+export function checkRange (start: bigint, end: bigint, onRefused: () => void, maxDays = MAX_RANGE_DAYS): void {
+  if (end - start <= BigInt(maxDays) * 24n * HOUR_MICROS) return
+  onRefused()
+  throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${maxDays} days; page through shorter windows`)
+}
+
+/** 400 when start_time is after end_time. */
+export function checkOrder (start: bigint, end: bigint): void {
+  if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
+}
+
+/**
+ * `start_time`/`end_time` with an hour as the default span: the last hour without either, one hour
+ * from a single bound (a default end past 9999-12-31 is clamped: PostgreSQL cannot parse year 10000);
+ * at most MAX_RANGE_DAYS.
+ */
+export function hourWindow (ex: Exchange, onRefused: () => void): { start: bigint, end: bigint } {
+  const s = timeParam(ex, 'start_time')
+  const e = timeParam(ex, 'end_time')
+  const end = e ?? (s === undefined ? nowMicros() : (s + HOUR_MICROS > MAX_MICROS ? MAX_MICROS : s + HOUR_MICROS))
+  const start = s ?? end - HOUR_MICROS
+  checkOrder(start, end)
+  checkRange(start, end, onRefused)
+  return { start, end }
+}

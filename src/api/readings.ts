@@ -13,7 +13,7 @@
  */
 import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
-import { MAX_MICROS, MIN_MICROS, cursorParam, encodeCursor, enumParam, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
+import { HOUR_MICROS, MAX_MICROS, MAX_RANGE_DAYS, MIN_MICROS, checkRange, cursorParam, encodeCursor, enumParam, hourWindow, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
 import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
@@ -24,11 +24,8 @@ export const DEFAULT_LIMIT = 1_000
 export const MAX_LIMIT = 10_000
 export const DEFAULT_MAX_POINTS = 2_000
 export const MAX_POINTS = 20_000
-const HOUR = 3_600_000_000n
-/** Windows longer than this are refused at the edge (range_too_large) when both bounds are given. */
-export const MAX_RANGE_DAYS = 366
-const MAX_RANGE = BigInt(MAX_RANGE_DAYS) * 24n * HOUR
 /** Response header with the number of readings in this page (the array's length). */
+export { MAX_RANGE_DAYS }
 export const COUNT_HEADER = 'X-Result-Count'
 
 /** Bucket widths a too-fine request is widened to (seconds), then whole weeks. */
@@ -46,36 +43,24 @@ function readingJson (idJson: string, r: ReadingRow): string {
     `"active_program_line":${num(r[9])},"total_power_kw":${num(r[10])}}`
 }
 
-function refuseRange (metrics: HttpMetrics): HttpError {
-  metrics.refused.inc({ reason: 'range_too_large' })
-  return new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${MAX_RANGE_DAYS} days; page through shorter windows`)
-}
-
 /** Readings window, the original's defaults (see the file header). A default end before start_time is an empty window. */
 function dataWindow (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
   const s = timeParam(ex, 'start_time')
   const e = timeParam(ex, 'end_time')
   const start = s ?? MIN_MICROS
-  let end = e ?? nowMicros() + 24n * HOUR
+  let end = e ?? nowMicros() + 24n * HOUR_MICROS
   if (end > MAX_MICROS) end = MAX_MICROS
   if (start > end) {
     if (e !== undefined) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
     end = start - 1n
   }
-  if (s !== undefined && e !== undefined && end - start > MAX_RANGE) throw refuseRange(metrics)
+  if (s !== undefined && e !== undefined) checkRange(start, end, () => metrics.refused.inc({ reason: 'range_too_large' }))
   return { start, end }
 }
 
 /** Aggregates window: the last hour by default, one hour from a single bound, at most 366 days. */
 function bucketWindow (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
-  const s = timeParam(ex, 'start_time')
-  const e = timeParam(ex, 'end_time')
-  // A default bound one hour past 9999-12-31 is clamped: PostgreSQL could not parse year 10000.
-  const end = e ?? (s === undefined ? nowMicros() : (s + HOUR > MAX_MICROS ? MAX_MICROS : s + HOUR))
-  const start = s ?? end - HOUR
-  if (start > end) throw badParam(`start_time (${microsToIso(start)}) is after end_time (${microsToIso(end)})`)
-  if (end - start > MAX_RANGE) throw refuseRange(metrics)
-  return { start, end }
+  return hourWindow(ex, () => metrics.refused.inc({ reason: 'range_too_large' }))
 }
 
 function bucketSeconds (ex: Exchange): number {
