@@ -43,7 +43,7 @@ async function buildReplica (f: Faults): Promise<PgCluster> {
 }
 
 async function apiCount (s: ServiceProc): Promise<{ status: number, count: number, code: string }> {
-  const r = await fetch(`http://127.0.0.1:${s.port}/api/v1/machines/F1/data?${WINDOW}`, { signal: AbortSignal.timeout(10_000) })
+  const r = await fetch(`http://127.0.0.1:${s.port}/api/v2/machines/F1/data?${WINDOW}`, { signal: AbortSignal.timeout(10_000) })
   const body = await r.json() as { count?: number, error?: { code: string } }
   return { status: r.status, count: body.count ?? -1, code: body.error?.code ?? '' }
 }
@@ -89,7 +89,7 @@ describe('API on a streaming read replica', () => {
     await s.waitReady(60_000)
     await waitFor('the primary to hold the first readings', async () => await rowCount(f) === FIRST, 60_000, 100)
     await waitFor('the API (replica) to return them', async () => (await apiCount(s)).count === f1Count(FIRST), 30_000, 100)
-    for (const path of ['/api/v1/machines', '/api/v1/machines/F1/latest', '/api/v1/rejected', `/api/v1/machines/F1/data?${WINDOW}&bucket=1m&agg=avg`]) {
+    for (const path of ['/api/v1/machines', '/api/v1/machines/F1/latest', '/api/v1/rejected', `/api/v2/machines/F1/data?${WINDOW}&bucket=1m&agg=avg`]) {
       const res = await fetch(`http://127.0.0.1:${s.port}${path}`)
       assert.equal(res.status, 200, `${path} answers from the replica`)
     }
