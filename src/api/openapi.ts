@@ -16,6 +16,15 @@ const error = (description: string) => ({ description, content: json(ref('Error'
 const ok = (description: string, schema: unknown) => ({ description, content: json(schema) })
 const num = { type: ['number', 'null'] }
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
+/** Fields a dead letter has in the list and in its own route (which adds the whole payload). */
+const rejectedFields = {
+  id: { type: 'integer' },
+  received_at: ts,
+  subject: { type: 'string' },
+  stream_seq: { type: ['integer', 'null'] },
+  reason: { type: 'string' },
+  detail: { type: 'string' },
+}
 
 const E400 = error('A parameter or the body is invalid; the message names it')
 const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
@@ -212,12 +221,7 @@ export const openApiDocument = withHead({
               type: 'object',
               required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_truncated', 'payload_encoding', 'payload_preview'],
               properties: {
-                id: { type: 'integer' },
-                received_at: ts,
-                subject: { type: 'string' },
-                stream_seq: { type: ['integer', 'null'] },
-                reason: { type: 'string' },
-                detail: { type: 'string' },
+                ...rejectedFields,
                 payload_bytes: { type: 'integer', description: 'Size of the stored payload' },
                 payload_truncated: { type: 'boolean', description: `true when the payload is longer than the preview (${PREVIEW_BYTES} bytes); GET /api/v1/rejected/{id} has all of it` },
                 payload_encoding: { enum: ['utf8', 'base64'] },
@@ -231,12 +235,7 @@ export const openApiDocument = withHead({
         type: 'object',
         required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_encoding', 'payload'],
         properties: {
-          id: { type: 'integer' },
-          received_at: ts,
-          subject: { type: 'string' },
-          stream_seq: { type: ['integer', 'null'] },
-          reason: { type: 'string' },
-          detail: { type: 'string' },
+          ...rejectedFields,
           payload_bytes: { type: 'integer' },
           payload_encoding: { enum: ['utf8', 'base64'] },
           payload: { type: 'string', description: 'The whole stored payload' },
