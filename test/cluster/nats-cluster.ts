@@ -18,7 +18,7 @@ import { execFile } from 'node:child_process'
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import pg from 'pg'
-import { CONSUMER, DATABASE, PgCluster, STREAM, ServiceProc, freePort, sleep, waitFor } from '../faults/harness.js'
+import { CONSUMER, DATABASE, PgCluster, STREAM, ServiceProc, faultServiceEnv, freePort, sleep, waitFor } from '../faults/harness.js'
 
 const run = promisify(execFile)
 
@@ -172,19 +172,7 @@ export class ClusterWorld {
   }
 
   serviceEnv (extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      CNC_NATS_URL: this.nats.urls,
-      CNC_NATS_STREAM: STREAM,
-      CNC_NATS_CONSUMER: CONSUMER,
-      CNC_NATS_ACK_WAIT_MS: '3000',
-      CNC_NATS_BACKOFF_MS: '3000',
-      CNC_NATS_NAK_DELAY_MS: '500',
-      CNC_DATABASE_URL: this.pg.url,
-      CNC_HTTP_PORT: '0',
-      CNC_INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
-      CNC_LOG_SUMMARY_INTERVAL_MS: '1000',
-      ...extra,
-    }
+    return faultServiceEnv(this.nats.urls, this.pg.url, extra)
   }
 
   spawnService (env: Record<string, string> = {}): ServiceProc {

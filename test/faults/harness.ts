@@ -26,6 +26,26 @@ export const STREAM = 'FAULTS'
 export const CONSUMER = 'PROCESSOR'
 export const DATABASE = 'cnc_faults'
 
+/**
+ * The CNC_* environment of a fault-test service on the given servers (one NATS URL or a comma-separated
+ * list). Ack wait 3 s so a killed instance's messages come back quickly.
+ */
+export function faultServiceEnv (natsUrl: string, databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CNC_NATS_URL: natsUrl,
+    CNC_NATS_STREAM: STREAM,
+    CNC_NATS_CONSUMER: CONSUMER,
+    CNC_NATS_ACK_WAIT_MS: '3000',
+    CNC_NATS_BACKOFF_MS: '3000',
+    CNC_NATS_NAK_DELAY_MS: '500',
+    CNC_DATABASE_URL: databaseUrl,
+    CNC_HTTP_PORT: '0',
+    CNC_INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
+    CNC_LOG_SUMMARY_INTERVAL_MS: '1000',
+    ...extra,
+  }
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export async function waitFor (what: string, probe: () => Promise<boolean> | boolean, timeoutMs = 30_000, everyMs = 100): Promise<void> {
@@ -271,21 +291,9 @@ export class Faults {
     return f
   }
 
-  /** The CNC_* environment of a service bound to this world. Ack wait 3 s so a killed instance's messages come back quickly. */
+  /** The CNC_* environment of a service bound to this world. */
   serviceEnv (extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      CNC_NATS_URL: this.nats.url,
-      CNC_NATS_STREAM: STREAM,
-      CNC_NATS_CONSUMER: CONSUMER,
-      CNC_NATS_ACK_WAIT_MS: '3000',
-      CNC_NATS_BACKOFF_MS: '3000',
-      CNC_NATS_NAK_DELAY_MS: '500',
-      CNC_DATABASE_URL: this.pg.url,
-      CNC_HTTP_PORT: '0',
-      CNC_INGEST_SHUTDOWN_TIMEOUT_MS: '10000',
-      CNC_LOG_SUMMARY_INTERVAL_MS: '1000',
-      ...extra,
-    }
+    return faultServiceEnv(this.nats.url, this.pg.url, extra)
   }
 
   spawnService (opts: ServiceOptions = {}): ServiceProc {
