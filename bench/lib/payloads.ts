@@ -12,12 +12,31 @@ export function isoMicros (epochMs: number): string {
 
 /** `count` readings over `machines` machines, each with a distinct timestamp. */
 export function readingPayloads (count: number, prefix: string, machines = 100, startMs = Date.UTC(2026, 0, 1)): Uint8Array[] {
-  const out: Uint8Array[] = new Array(count)
+  return Array.from(readingStream(count, prefix, machines, startMs))
+}
+
+/** The same readings as readingPayloads, generated one at a time (for a prefill that need not hold them). */
+export function * readingStream (count: number, prefix: string, machines = 100, startMs = Date.UTC(2026, 0, 1)): Generator<Uint8Array> {
   for (let i = 0; i < count; i++) {
     const machine = `${prefix}-${String(i % machines).padStart(3, '0')}`
-    out[i] = enc.encode(JSON.stringify(makeReading(machine, i, new Date(startMs + i))))
+    yield enc.encode(JSON.stringify(makeReading(machine, i, new Date(startMs + i))))
   }
-  return out
+}
+
+/**
+ * `messages` payloads, each a JSON array of `perMessage` readings of the same shape as readingPayloads'
+ * (100 machines; reading k of the whole run is stamped startMs + k ms), so every reading is its own row.
+ * Generated one message at a time: 6,000 × 100 readings would be ≈ 170 MB held at once.
+ */
+export function * batchedPayloads (messages: number, perMessage: number, prefix: string, machines = 100, startMs = Date.UTC(2026, 0, 1)): Generator<Uint8Array> {
+  for (let i = 0; i < messages; i++) {
+    const readings = new Array<ReturnType<typeof makeReading>>(perMessage)
+    for (let j = 0; j < perMessage; j++) {
+      const k = i * perMessage + j
+      readings[j] = makeReading(`${prefix}-${String(k % machines).padStart(3, '0')}`, k, new Date(startMs + k))
+    }
+    yield enc.encode(JSON.stringify(readings))
+  }
 }
 
 /** Wall-clock now with sub-millisecond resolution (ms since 1970). */

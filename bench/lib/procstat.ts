@@ -62,6 +62,21 @@ export function machineBusySeconds (): number {
 
 export interface CpuShares { service: number, nats: number, postgres: number, other: number }
 
+/** One interval of a CpuSplit: how long it was, and what each party used in it. */
+export interface CpuUse {
+  readonly wallSeconds: number
+  /** Average cores busy over the interval. */
+  readonly cores: CpuShares
+  /** CPU seconds used over the interval. */
+  readonly seconds: CpuShares
+}
+
+/** CPU µs per unit of work (a message, a reading) for each party; `other` is the rest of the machine. */
+export function microsPer (use: CpuUse, units: number): CpuShares {
+  const f = 1e6 / Math.max(1, units)
+  return { service: use.seconds.service * f, nats: use.seconds.nats * f, postgres: use.seconds.postgres * f, other: use.seconds.other * f }
+}
+
 /** A CPU meter over one interval for the service, nats-server and postgres (all processes of each). */
 export class CpuSplit {
   readonly #servicePid: number
@@ -82,15 +97,18 @@ export class CpuSplit {
   }
 
   /**
-   * Average cores used by each since start(); `other` is the rest of the machine (the bench itself and
-   * anything else running), which on a shared box says how contended the measurement was.
+   * CPU used by each since start(); `other` is the rest of the machine (the bench itself and anything
+   * else running), which on a shared box says how contended the measurement was. Reading /proc costs
+   * nothing the parties pay for: it happens only at start() and stop().
    */
-  stop (): CpuShares {
+  stop (): CpuUse {
     const wall = (performance.now() - this.#t0) / 1000
-    const service = (cpuSeconds(this.#servicePid) - this.#svc0) / wall
-    const nats = cpuDelta(this.#nats0, cpuByName('nats-server')) / wall
-    const postgres = cpuDelta(this.#pg0, cpuByName('postgres')) / wall
-    const all = (machineBusySeconds() - this.#all0) / wall
-    return { service, nats, postgres, other: Math.max(0, all - service - nats - postgres) }
+    const service = cpuSeconds(this.#servicePid) - this.#svc0
+    const nats = cpuDelta(this.#nats0, cpuByName('nats-server'))
+    const postgres = cpuDelta(this.#pg0, cpuByName('postgres'))
+    const all = machineBusySeconds() - this.#all0
+    const seconds = { service, nats, postgres, other: Math.max(0, all - service - nats - postgres) }
+    const cores = { service: service / wall, nats: nats / wall, postgres: postgres / wall, other: seconds.other / wall }
+    return { wallSeconds: wall, cores, seconds }
   }
 }

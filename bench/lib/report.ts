@@ -18,6 +18,19 @@ export function fmtMs (ms: number): string {
   return ms >= 100 ? `${Math.round(ms)} ms` : `${ms.toFixed(ms >= 10 ? 1 : 2)} ms`
 }
 
+/** CPU µs per message (or reading), one decimal. */
+export function fmtMicros (us: number): string {
+  return Number.isFinite(us) ? us.toFixed(1) : '—'
+}
+
+/** `met` or `MISSED by N%` against a target, higher or lower being better. */
+export function targetCheck (value: number, target: number, higherIsBetter: boolean): string {
+  if (!Number.isFinite(value)) return 'not available'
+  const met = higherIsBetter ? value >= target : value <= target
+  const by = higherIsBetter ? (1 - value / target) * 100 : (value / target - 1) * 100
+  return met ? 'met' : `MISSED by ${Math.max(1, Math.round(by))}%`
+}
+
 export function median (xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = Math.floor(s.length / 2)

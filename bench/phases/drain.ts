@@ -1,54 +1,114 @@
 /**
- * Phase 2: drain a backlog. N readings are pre-filled into a fresh stream (untimed, core publish), then
- * the service starts; the clock runs from the first delivery the consumer reports (first pull) to the
- * poll that sees nothing pending and nothing awaiting ack (last ack). Peak RSS is the service's VmHWM
- * (main thread and parser workers are one process); the CPU split is /proc time over the same interval.
+ * Phase 3: drain a backlog. N readings are pre-filled into a fresh stream (untimed, core publish),
+ * PostgreSQL is checkpointed, then the service starts; the clock runs from the first delivery to the last
+ * ack (bench/lib/drain-watch.ts: progress polled every 100 ms, the end taken from nats-server's ack-floor
+ * time). Peak RSS is the service's VmHWM (main thread and parser workers are one process); the CPU split
+ * is /proc time over the same interval, also given in µs per message.
  */
-import { createBenchEnv, pollUntil, type BenchEnv } from '../lib/env.js'
-import { CpuSplit, memoryMb, type CpuShares } from '../lib/procstat.js'
-import { startService } from '../lib/service.js'
+import { checkpoint, createBenchEnv } from '../lib/env.js'
+import { watchDrain, type DrainWatch } from '../lib/drain-watch.js'
+import { memoryMb, microsPer, type CpuShares, type CpuUse } from '../lib/procstat.js'
+import { fmtMicros, fmtRate, median, targetCheck, type Row } from '../lib/report.js'
+import { startService, type RunningService } from '../lib/service.js'
+import type { BaselineName, Baselines } from './baselines.js'
 
 export interface DrainResult {
   readonly messages: number
   readonly seconds: number
   readonly perSec: number
   readonly peakRssMb: number
-  readonly cpu: CpuShares
+  readonly cpu: CpuUse
+  /** CPU µs per message: service / nats-server / postgres / everything else. */
+  readonly cpuMicros: CpuShares
   readonly rowsOk: boolean
+  /** False when the drain did not settle before its deadline (the figures cover what settled). */
+  readonly complete: boolean
+  readonly endedBy: DrainWatch['endedBy']
   /** From the service's /metrics: batches committed, mean messages per batch, mean BEGIN→COMMIT ms. */
   readonly batches: number
   readonly meanBatch: number
   readonly meanCommitMs: number
 }
 
-/** Runs one drain; `keep` leaves the environment (stream still full) to the caller, who must clean it up. */
-export async function drainOnce (payloads: readonly Uint8Array[], overrides: Record<string, string> = {}, keep = false): Promise<{ result: DrainResult, env: BenchEnv | undefined }> {
+export const DRAIN_DEADLINE_MS = 600_000
+
+/** Batches, mean batch size and mean BEGIN→COMMIT from the service's own histograms. */
+export async function batchFigures (service: RunningService): Promise<{ batches: number, meanBatch: number, meanCommitMs: number }> {
+  const batches = await service.metric('cnc_commit_duration_seconds_count')
+  const commitSum = await service.metric('cnc_commit_duration_seconds_sum')
+  const batchSum = await service.metric('cnc_batch_size_sum')
+  return { batches, meanBatch: batchSum / batches, meanCommitMs: 1000 * commitSum / batches }
+}
+
+/** One drain of `payloads` (one reading each) in a private stream, consumer and database. */
+export async function drainOnce (payloads: readonly Uint8Array[], overrides: Record<string, string> = {}): Promise<DrainResult> {
   const env = await createBenchEnv('DRAIN')
-  let handed = false
   try {
     await env.prefill(payloads)
     const n = payloads.length
+    await checkpoint()
     const service = await startService({ ...env.cnc, ...overrides }, 'drain')
-    let result: DrainResult
     try {
-      const cpu = new CpuSplit(service.pid)
-      const t0 = await pollUntil(env, (c) => c.delivered > 0, 60_000, 2)
-      cpu.start()
-      const t1 = await pollUntil(env, (c) => c.delivered >= n && c.pending === 0 && c.ackPending === 0, 600_000, 5)
-      const split = cpu.stop()
+      const w = await watchDrain(env, service.pid, { untilSeq: n }, DRAIN_DEADLINE_MS)
       const mem = memoryMb(service.pid)
-      const batches = await service.metric('cnc_commit_duration_seconds_count')
-      const commitSum = await service.metric('cnc_commit_duration_seconds_sum')
-      const batchSum = await service.metric('cnc_batch_size_sum')
       const [row] = await env.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
-      const seconds = (t1 - t0) / 1000
-      result = { messages: n, seconds, perSec: n / seconds, peakRssMb: mem.peak, cpu: split, rowsOk: Number(row?.n) === n, batches, meanBatch: batchSum / batches, meanCommitMs: 1000 * commitSum / batches }
+      const rows = Number(row?.n)
+      const done = w.timedOut ? rows : n
+      return {
+        messages: n,
+        seconds: w.seconds,
+        perSec: done / w.seconds,
+        peakRssMb: mem.peak,
+        cpu: w.cpu,
+        cpuMicros: microsPer(w.cpu, done),
+        rowsOk: rows === n,
+        complete: !w.timedOut,
+        endedBy: w.endedBy,
+        ...await batchFigures(service),
+      }
     } finally {
       await service.stop()
     }
-    handed = keep
-    return { result, env: keep ? env : undefined }
   } finally {
-    if (!handed) await env.cleanup()
+    await env.cleanup()
   }
+}
+
+/** Issue 11's targets for the drain, all measured in the same run. */
+export const DRAIN_TARGETS = { overCrude: 1.5, overSeedGo: 40, peakRssMb: 128 } as const
+
+const fmtCpu = (c: CpuShares): string => `${fmtMicros(c.service)} / ${fmtMicros(c.nats)} / ${fmtMicros(c.postgres)}`
+
+/** One progress line per run: rate, memory, CPU per message, batches. */
+export function drainLine (i: number, r: DrainResult): string {
+  return `  drain run ${i}: ${fmtRate(r.perSec)} msg/s committed+acked${r.complete ? '' : ' (NOT settled by the deadline)'}, peak RSS ${r.peakRssMb.toFixed(0)} MB, rows ${r.rowsOk ? 'exact' : 'WRONG'}; CPU µs/msg service / nats-server / postgres ${fmtCpu(r.cpuMicros)} (everything else ${fmtMicros(r.cpuMicros.other)}); ${r.batches} batches of ${r.meanBatch.toFixed(0)}, BEGIN→COMMIT ${r.meanCommitMs.toFixed(0)} ms mean`
+}
+
+/** The table rows of the drain: median, both ratios (or why not), peak RSS, CPU per message. */
+export function drainRows (drains: readonly DrainResult[], baselines: Baselines | undefined): Row[] {
+  const perSec = drains.map((d) => d.perSec)
+  const med = median(perSec)
+  const medRun = drains.find((d) => d.perSec === med) ?? drains[0] as DrainResult
+  const peak = Math.max(...drains.map((d) => d.peakRssMb))
+  const rowsOk = drains.every((d) => d.rowsOk && d.complete)
+  const messages = drains[0]?.messages ?? 0
+  const ratioRow = (name: BaselineName, target: number): Row => {
+    const b = baselines?.[name]
+    const c = `ours ÷ ${name}`
+    const figure = `ratio (drain median ÷ run.sh ${name} msg/s)`
+    if (b === undefined) return { phase: '3 drain', case: c, figure, value: '—', check: 'not available: baselines phase not run (PERF_ONLY)' }
+    if (b.type === 'not-available') return { phase: '3 drain', case: c, figure, value: '—', check: `not available: ${b.reason}` }
+    const ratio = med / b.perSec
+    return { phase: '3 drain', case: c, figure, value: `${ratio.toFixed(2)}×`, check: `${fmtRate(med)} ÷ ${fmtRate(b.perSec)}; target ≥ ${target}×: ${targetCheck(ratio, target, true)}` }
+  }
+  const crude = baselines?.crude
+  const crudeCpu = crude?.type === 'measured' && crude.cpuMicros !== undefined ? `; crude loop ${fmtMicros(crude.cpuMicros.node)} / ${fmtMicros(crude.cpuMicros.nats)} / ${fmtMicros(crude.cpuMicros.postgres)}` : ''
+  const total = (c: CpuShares): number => c.service + c.nats + c.postgres
+  return [
+    { phase: '3 drain', case: `${fmtRate(messages)} pre-filled`, figure: `committed+acked msg/s, first pull → last ack (median of ${drains.length})`, value: fmtRate(med), check: `runs ${drains.map((d) => `${fmtRate(d.perSec)} (${fmtMicros(total(d.cpuMicros))} µs/msg)`).join(', ')}; rows ${rowsOk ? 'exact' : 'WRONG'}` },
+    ratioRow('crude', DRAIN_TARGETS.overCrude),
+    ratioRow('seed-go', DRAIN_TARGETS.overSeedGo),
+    { phase: '3 drain', case: 'service process', figure: 'peak RSS (VmHWM, main + workers)', value: `${peak.toFixed(0)} MB`, check: `target ≤ ${DRAIN_TARGETS.peakRssMb} MB: ${targetCheck(peak, DRAIN_TARGETS.peakRssMb, false)}` },
+    { phase: '3 drain', case: 'CPU per message (median run)', figure: 'CPU µs/msg: service / nats-server / postgres', value: fmtCpu(medRun.cpuMicros), check: `sum ${fmtMicros(total(medRun.cpuMicros))} µs${crudeCpu}; cores busy ${medRun.cpu.cores.service.toFixed(2)} / ${medRun.cpu.cores.nats.toFixed(2)} / ${medRun.cpu.cores.postgres.toFixed(2)}, everything else ${medRun.cpu.cores.other.toFixed(2)}` },
+  ]
 }

@@ -1,5 +1,5 @@
 /**
- * Phase 5: microbenchmarks (tinybench), alternatives side by side so each choice in src/ has a figure:
+ * Phase 6: microbenchmarks (tinybench), alternatives side by side so each choice in src/ has a figure:
  *   per message   JSON.parse · + ajv · + text COPY line (the rejected choice) · decodeBatch (binary, ours)
  *   per batch     Piscina hand-off of a 1-message batch (pure overhead) · 5,000-message batch via the pool
  *                 vs in this thread
@@ -74,7 +74,7 @@ export async function micro (quick: boolean): Promise<{ rows: Row[], json: unkno
   await perMsg.run()
   for (const t of perMsg.tasks) {
     const us = meanMs(t) * 1000 / N
-    rows.push({ phase: '5 micro', case: t.name, figure: 'µs per message (batch of 5,000)', value: us.toFixed(2), check: `${fmtRate(1e6 / us)} msg/s on one core` })
+    rows.push({ phase: '6 micro', case: t.name, figure: 'µs per message (batch of 5,000)', value: us.toFixed(2), check: `${fmtRate(1e6 / us)} msg/s on one core` })
     json.push({ bench: 'per-message', task: t.name, usPerMessage: us })
   }
 
@@ -88,7 +88,7 @@ export async function micro (quick: boolean): Promise<{ rows: Row[], json: unkno
   await hand.run()
   await pool.close()
   for (const t of hand.tasks) {
-    rows.push({ phase: '5 micro', case: t.name, figure: 'ms per batch', value: meanMs(t).toFixed(3), check: '' })
+    rows.push({ phase: '6 micro', case: t.name, figure: 'ms per batch', value: meanMs(t).toFixed(3), check: '' })
     json.push({ bench: 'pool', task: t.name, msPerBatch: meanMs(t) })
   }
   const h = hand.tasks.map(meanMs)
@@ -140,7 +140,7 @@ export async function micro (quick: boolean): Promise<{ rows: Row[], json: unkno
     copy.tasks.forEach((t, i) => {
       const n = (cases[i] as [string, number, unknown])[1]
       const ms = meanMs(t)
-      rows.push({ phase: '5 micro', case: t.name, figure: 'rows/s (BEGIN·COPY·COMMIT, indexed table)', value: fmtRate(n / (ms / 1000)), check: `${ms.toFixed(1)} ms per transaction` })
+      rows.push({ phase: '6 micro', case: t.name, figure: 'rows/s (BEGIN·COPY·COMMIT, indexed table)', value: fmtRate(n / (ms / 1000)), check: `${ms.toFixed(1)} ms per transaction` })
       json.push({ bench: 'copy', task: t.name, rows: n, msPerTx: ms, rowsPerSec: n / (ms / 1000) })
     })
     await writerPool.end()

@@ -1,6 +1,6 @@
 /**
- * CI smoke of the benchmark suite: PERF_QUICK=1 runs every phase at cut-down sizes against the built
- * service (dist/, which `npm test` builds first). Asserts only that it completes and prints the table;
+ * CI smoke of the benchmark suite: PERF_QUICK=1 runs every phase at cut-down sizes (the baselines
+ * are skipped) against the built service (dist/, which `npm test` builds first). Asserts only that it completes and prints the table;
  * speed is never asserted in tests (figures live in bench/RESULTS.md).
  */
 import assert from 'node:assert/strict'
@@ -22,7 +22,7 @@ it('make perf in PERF_QUICK=1 mode completes and prints one filled table', { tim
     assert.equal(run.status, 0, `perf exited ${run.status}: ${run.stderr.slice(-2000)}`)
     const table = run.stdout.split('\n').filter((l) => l.startsWith('| '))
     assert.ok(table[0]?.startsWith('| phase'), 'table header printed')
-    for (const phase of ['1 seed', '2 drain', '3 seed-style', '4 live', '5 micro']) {
+    for (const phase of ['1 seed', '2 baselines', '3 drain', '4 batched', '5 live', '6 micro']) {
       assert.ok(table.some((l) => l.startsWith(`| ${phase}`)), `a row for phase ${phase}`)
     }
     for (const row of table.slice(1)) {
