@@ -48,12 +48,20 @@ async function runOne (dir: string, name: BaselineName, messages: number): Promi
   let stderr = ''
   child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
   child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2_000) })
-  const timer = setTimeout(() => { if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM') }, RUN_TIMEOUT_MS)
+  // run.sh leads its own process group (detached), so its node/Go children stop with it: on the timeout,
+  // and when the bench itself is interrupted meanwhile.
+  const stopGroup = (): void => { try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM') } catch { /* already gone */ } }
+  const onSignal = (): void => { stopGroup(); process.exit(130) }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  const timer = setTimeout(stopGroup, RUN_TIMEOUT_MS)
   const code = await new Promise<number | null>((resolve) => {
     child.once('error', () => resolve(-1))
     child.once('exit', (c) => resolve(c))
   })
   clearTimeout(timer)
+  process.off('SIGINT', onSignal)
+  process.off('SIGTERM', onSignal)
   const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'))
   let parsed: Record<string, unknown> | undefined
   try { parsed = line === undefined ? undefined : JSON.parse(line) as Record<string, unknown> } catch { parsed = undefined }
