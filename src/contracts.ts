@@ -66,5 +66,7 @@ export type CommitResult =
     /** Indices of messages an earlier transaction had already committed (redeliveries): ack only. */
     readonly alreadyCommitted: readonly number[]
     readonly durationMs: number
+    /** With BatchMeta.ackFloor: the ledger's contiguous floor as this transaction saw it (ack/ack-floor.ts). */
+    readonly through?: number
   }
-  | { readonly type: 'failed', readonly error: Error, readonly transient: boolean }
+  | { readonly type: 'failed', readonly error: Error }

@@ -29,6 +29,7 @@ export function createMetrics () {
     committed: new Counter({ name: 'cnc_messages_committed_total', help: 'Readings committed to sensor_data (and acked)', registers: reg }),
     rejected: new Counter({ name: 'cnc_messages_rejected_total', help: 'Messages dead-lettered to rejected_messages (and termed), by reason', labelNames: ['reason'] as const, registers: reg }),
     nakd: new Counter({ name: 'cnc_messages_nakd_total', help: 'Messages nak\'d for redelivery because the database was unavailable', registers: reg }),
+    rangeAcked: new Counter({ name: 'cnc_messages_range_acked_total', help: 'Messages settled by range acks (ack policy all): committed or dead-lettered, covered by one +ACK', registers: reg }),
     duplicates: new Counter({ name: 'cnc_messages_already_committed_total', help: 'Redelivered messages the ledger showed as committed before (acked, not written again)', registers: reg }),
     redelivered: new Counter({ name: 'cnc_messages_redelivered_total', help: 'Messages JetStream delivered more than once', registers: reg }),
     pullStalls: new Counter({ name: 'cnc_pull_stalls_total', help: 'Times the pull consumer heard nothing (not even heartbeats) and pulled again', registers: reg }),

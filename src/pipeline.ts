@@ -202,7 +202,8 @@ export class Pipeline {
     })
     const settled = held.settled
     const include = settled?.map((v) => 1 - v)
-    const meta: BatchMeta = { streamKey: this.#opts.streamKey(), streamSeq: batch.streamSeq, deadLetterFor, ...(include === undefined ? {} : { include }) }
+    const ackFloor = this.#settler.ackFloor
+    const meta: BatchMeta = { streamKey: this.#opts.streamKey(), streamSeq: batch.streamSeq, deadLetterFor, ...(include === undefined ? {} : { include }), ...(ackFloor === undefined ? {} : { ackFloor }) }
     const part = settled === undefined ? parsed : withoutMessages(parsed, settled)
     if (held.isolate !== undefined) {
       this.#metrics.bisected.inc()
@@ -249,9 +250,9 @@ export class Pipeline {
     }, this.#policy.backoffMs(this.#failures))
   }
 
-  #settle (held: Held, parsed: ParsedBatch, r: { rows: number, rejections: readonly Rejection[], alreadyCommitted: readonly number[], durationMs: number }, only: Uint8Array | undefined): void {
+  #settle (held: Held, parsed: ParsedBatch, r: { rows: number, rejections: readonly Rejection[], alreadyCommitted: readonly number[], durationMs: number, through?: number }, only: Uint8Array | undefined): void {
     const { batch } = held
-    const counts = this.#settler.committed(batch.replies, r.rejections, only)
+    const counts = this.#settler.committed(batch.replies, r.rejections, only, batch.streamSeq, r.through)
     if (only === undefined) held.settled = new Uint8Array(batch.replies.length).fill(1)
     else {
       const s = held.settled ?? new Uint8Array(batch.replies.length)

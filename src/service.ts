@@ -10,12 +10,13 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type pg from 'pg'
 import type { Logger } from 'pino'
+import { AckFloor } from './ack/ack-floor.js'
 import { MaxDeliveriesListener } from './ack/max-deliveries.js'
 import { Settler } from './ack/settle.js'
 import { ApiServer, type Store } from './api/server.js'
 import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
-import { ensureConsumer, ensureStream, streamLimits } from './ingest/jetstream-setup.js'
+import { ensureConsumer, ensureStream, messageExists, streamLimits } from './ingest/jetstream-setup.js'
 import { LeaderWatch } from './ingest/leader-watch.js'
 import { PullSource } from './ingest/pull-source.js'
 import { StreamIdentity } from './ingest/stream-identity.js'
@@ -28,7 +29,7 @@ import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.j
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
-import { committedThrough, pruneLedger, pruneOldIdentities } from './write/ledger.js'
+import { committedThrough, pruneLedger, pruneOldIdentities, recordCommitted } from './write/ledger.js'
 import { migrate } from './write/migrate.js'
 import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
@@ -64,6 +65,7 @@ export class Service {
   #maxDeliveries: MaxDeliveriesListener | undefined
   readonly #readinessCheck: Readiness
   #identity: StreamIdentity | undefined
+  #ackFloor: AckFloor | undefined
   #alarms: AlarmEvaluator | undefined
   #alarmPool: pg.Pool | undefined
   #leaderWatch: LeaderWatch | undefined
@@ -191,15 +193,27 @@ export class Service {
     }, cfg.startup.wait_ms, startupLog)
     this.#jsm = await jetstreamManager(this.#nc)
     const streamKey = await ensureStream(this.#jsm, cfg.nats.stream, ingestLog, streamLimits(cfg))
-    await ensureConsumer(this.#jsm, cfg, ingestLog)
+    const consumerState = await ensureConsumer(this.#jsm, cfg, ingestLog)
+    // The service runs in the consumer's actual ack policy, and recreates it with that one.
+    const runCfg: Config = consumerState.ackPolicy === cfg.nats.ack_policy ? cfg : { ...cfg, nats: { ...cfg.nats, ack_policy: consumerState.ackPolicy } }
 
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight, undefined, (err) => ingestLog.error({ err }, 'parser worker failed outside a batch; replaced'))
     const ingestPool = this.#ingestPool
-    const settler = new Settler(this.#nc)
+    const jsm = this.#jsm
+    const floor = consumerState.ackPolicy === 'all'
+      ? this.#ackFloor = new AckFloor(this.#nc, {
+        settledThrough: (key, after) => committedThrough(ingestPool, key, after),
+        consumerAckFloor: async () => (await jsm.consumers.info(cfg.nats.stream, cfg.nats.consumer)).ack_floor.stream_seq,
+        streamFirstSeq: async () => (await jsm.streams.info(cfg.nats.stream)).state.first_seq,
+        messageExists: (seq) => messageExists(jsm, cfg.nats.stream, seq),
+        recordAbsent: (key, lo, hi) => recordCommitted(ingestPool, key, [[lo, hi]]),
+      }, () => this.#identity?.key ?? streamKey, consumerState.ackFloor, ingestLog, (n) => this.metrics.rangeAcked.inc(n))
+      : undefined
+    const settler = new Settler(this.#nc, floor)
     // Batches reach the pipeline through the identity gate: the ledger key follows a recreated stream.
     const identity = this.#identity = new StreamIdentity({
       jsm: this.#jsm,
-      config: cfg,
+      config: runCfg,
       initialKey: streamKey,
       pipelineIdle: () => this.#pipeline !== undefined && this.#pipeline.inFlight === 0 && this.#pipeline.queued === 0,
       handOn: (b) => this.#pipeline?.accept(b),
@@ -251,6 +265,7 @@ export class Service {
     this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey: () => identity.key }, this.metrics, ingestLog)
     this.#source.start()
     identity.start()
+    this.#ackFloor?.start()
     this.#startStats()
     this.#startLedgerPruning(() => identity.key)
     if (this.#features !== undefined) this.#retention = startRetention(this.#ingestPool, this.#features, cfg.timescale, log.child({ stage: 'write' }))
@@ -359,6 +374,7 @@ export class Service {
     const gated = (await this.#identity?.close(Math.min(5_000, Math.max(0, (deadline - Date.now()) / 2)))) ?? true
     const drained = ((await this.#pipeline?.close(Math.max(0, deadline - Date.now()))) ?? true) && gated
     await this.#maxDeliveries?.close(Math.max(1_000, deadline - Date.now()))
+    await this.#ackFloor?.close()
     await this.#parser?.close()
     await this.#alarms?.close()
     this.#server?.close()

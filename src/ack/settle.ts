@@ -11,9 +11,14 @@
  *
  * The pipeline settles each batch once. term takes no reason: nats-server 2.9 does not understand
  * `+TERM reason` and would leave the message awaiting ack; the reason is kept in rejected_messages.
+ *
+ * Ack policy `all` (an AckFloor given): a committed batch sends nothing per message; its messages,
+ * dead-lettered ones included (never +TERM: that would ack everything below), wait in the floor and are
+ * acked by range once the ledger is contiguous up to them. nak and working stay per message.
  */
 import { nanos, type NatsConnection } from '@nats-io/transport-node'
 import type { Rejection } from '../contracts.js'
+import type { AckFloor } from './ack-floor.js'
 
 const ACK = Uint8Array.of(0x2b, 0x41, 0x43, 0x4b) // +ACK
 const TERM = Uint8Array.of(0x2b, 0x54, 0x45, 0x52, 0x4d) // +TERM
@@ -26,12 +31,28 @@ export class Settler {
   readonly #nc: NatsConnection
   readonly #nakPayloads = new Map<number, Uint8Array>()
 
-  constructor (nc: NatsConnection) {
+  readonly #floor: AckFloor | undefined
+
+  constructor (nc: NatsConnection, floor?: AckFloor) {
     this.#nc = nc
+    this.#floor = floor
   }
 
-  /** `only`: settle just the messages marked 1 (absent: all of them). */
-  committed (replies: readonly string[], rejections: readonly Rejection[], only?: Uint8Array): SettleCounts {
+  /** The ack floor to hand the writer (BatchMeta.ackFloor); undefined under explicit acks. */
+  get ackFloor (): number | undefined { return this.#floor?.floor }
+
+  /**
+   * `only`: settle just the messages marked 1 (absent: all of them). `through`: the ledger floor the
+   * committing transaction read (ack policy `all`).
+   */
+  committed (replies: readonly string[], rejections: readonly Rejection[], only?: Uint8Array, seqs?: ArrayLike<number>, through?: number): SettleCounts {
+    const floor = this.#floor
+    if (floor !== undefined && seqs !== undefined) {
+      floor.committed(seqs, replies, through ?? floor.floor, only)
+      let n = replies.length
+      if (only !== undefined) { n = 0; for (let i = 0; i < only.length; i++) n += only[i] as number }
+      return { acked: n - rejections.length, termed: rejections.length }
+    }
     const termed = new Uint8Array(replies.length)
     for (const r of rejections) termed[r.index] = 1
     const nc = this.#nc

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import type { ShiftConfig } from '../time/shift-calendar.js'
 
 /**
@@ -14,6 +15,12 @@ export interface Config {
     /** Redelivery wait for an unacked message; must exceed the worst batch time. */
     readonly ack_wait_ms: number
     readonly max_deliver: number
+    /**
+     * Ack policy of a consumer the service creates: 'all' = one range ack per advance of the ledger's
+     * contiguous commit floor (ack/ack-floor.ts), 'explicit' = one ack per message. An existing
+     * consumer keeps the policy it has (JetStream cannot change it) and the service follows it.
+     */
+    readonly ack_policy: 'all' | 'explicit'
     /** Redelivery delays after ack_wait expiries (JetStream consumer `backoff`). */
     readonly backoff_ms: readonly number[]
     /** Delay asked for when a batch is nak'd because the database is unavailable. */
@@ -62,6 +69,7 @@ export interface Config {
     readonly batch_size: number
     readonly linger_ms: number
     readonly max_in_flight: number
+    /** Parser worker threads; 0 = decode on the ingest thread. Default: defaultParserThreads(cores). */
     readonly parser_threads: number
     readonly shutdown_timeout_ms: number
     /** A batch write still unfinished after this long is aborted (connection destroyed) and nak'd. */
@@ -207,6 +215,7 @@ export const configSchema = {
         consumer: { ...natsName, default: 'PROCESSOR' },
         ack_wait_ms: int(1_000, 3_600_000, 60_000),
         max_deliver: int(2, 1_000, 50),
+        ack_policy: { enum: ['all', 'explicit'], default: 'all' },
         backoff_ms: {
           type: 'array',
           items: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },
@@ -270,7 +279,7 @@ export const configSchema = {
         batch_size: int(1, 100_000, 5_000),
         linger_ms: int(1, 60_000, 20),
         max_in_flight: int(1, 64, 2),
-        parser_threads: int(1, 64, 1),
+        parser_threads: int(0, 64, defaultParserThreads(availableParallelism())),
         shutdown_timeout_ms: int(100, 600_000, 20_000),
         write_timeout_ms: int(1_000, 3_600_000, 120_000),
         max_batch_bytes: int(65_536, 268_435_456, 8_388_608),
@@ -408,3 +417,13 @@ export const configSchema = {
     },
   },
 } as const
+
+/**
+ * Parser threads that measured fastest for the cores present (bench/RESULTS.md): on 2 cores
+ * nats-server and PostgreSQL need about one, and a worker only adds its hand-off, so decode in the
+ * ingest thread; with more cores a worker takes decoding off that thread.
+ */
+export function defaultParserThreads (cores: number): number {
+  if (cores <= 2) return 0
+  return cores < 6 ? 1 : 2
+}

@@ -9,7 +9,7 @@
  *   ack_wait        = backoff[0] (JetStream's rule)     above the worst batch time; held batches send +WPI
  *   max_deliver     finite, > backoff length            a message cannot loop forever
  */
-import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
+import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamApiError, type ConsumerConfig, type ConsumerInfo, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream'
 import { millis, nanos } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
@@ -82,22 +82,50 @@ function loggable (s: ReturnType<typeof consumerSettings>): Record<string, unkno
  * Creates the durable consumer when missing (delivering from `startSeq`: 1 at start-up, past the last
  * ack floor when it is recreated under a running service), else updates its tunable settings.
  */
-export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger, startSeq = 1): Promise<void> {
+export interface ConsumerState {
+  /** The consumer's ack policy as it exists (an existing consumer keeps its own). */
+  readonly ackPolicy: 'all' | 'explicit'
+  /** Its ack floor, stream sequence. */
+  readonly ackFloor: number
+}
+
+export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger, startSeq = 1): Promise<ConsumerState> {
   const { stream, consumer } = cfg.nats
   const settings = consumerSettings(cfg)
+  let existing: ConsumerInfo
   try {
-    await jsm.consumers.info(stream, consumer)
+    existing = await jsm.consumers.info(stream, consumer)
   } catch (err) {
     if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err
-    await jsm.consumers.add(stream, {
+    const created = await jsm.consumers.add(stream, {
       durable_name: consumer,
-      ack_policy: AckPolicy.Explicit,
+      ack_policy: cfg.nats.ack_policy === 'all' ? AckPolicy.All : AckPolicy.Explicit,
       ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All }),
       ...settings,
     })
-    log.info({ stream, consumer, startSeq, ...loggable(settings) }, 'created durable consumer')
-    return
+    log.info({ stream, consumer, startSeq, ackPolicy: cfg.nats.ack_policy, ...loggable(settings) }, 'created durable consumer')
+    return stateOf(created)
   }
-  await jsm.consumers.update(stream, consumer, settings)
-  log.info({ stream, consumer, ...loggable(settings) }, 'updated durable consumer')
+  const state = stateOf(existing)
+  if (state.ackPolicy !== cfg.nats.ack_policy) {
+    log.warn({ stream, consumer, ackPolicy: state.ackPolicy, configured: cfg.nats.ack_policy },
+      'existing consumer keeps its ack policy (JetStream cannot change it; delete the consumer to switch: the ingest ledger keeps the switch exactly-once)')
+  }
+  const updated = await jsm.consumers.update(stream, consumer, settings)
+  log.info({ stream, consumer, ackPolicy: state.ackPolicy, ...loggable(settings) }, 'updated durable consumer')
+  return stateOf(updated)
+}
+
+function stateOf (ci: ConsumerInfo): ConsumerState {
+  return { ackPolicy: ci.config.ack_policy === AckPolicy.All ? 'all' : 'explicit', ackFloor: ci.ack_floor.stream_seq }
+}
+
+/** Whether the stream still holds message `seq` (false: deleted, or dropped by the stream's limits). */
+export async function messageExists (jsm: JetStreamManager, stream: string, seq: number): Promise<boolean> {
+  try {
+    return (await jsm.streams.getMessage(stream, { seq })) !== null
+  } catch (err) {
+    if (isApiError(err, JetStreamApiCodes.NoMessageFound)) return false
+    throw err
+  }
 }

@@ -5,6 +5,7 @@
  */
 import { Piscina } from 'piscina'
 import type { ParsedBatch, RawBatch } from '../contracts.js'
+import { decodeBatch } from './decode-batch.js'
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
 const WORKER_FILE = new URL(`./parse-worker${ext}`, import.meta.url).href
@@ -19,7 +20,8 @@ const WORKER_FILE = new URL(`./parse-worker${ext}`, import.meta.url).href
 export const WORKER_HEAP_MB = 512
 
 export class ParserPool {
-  readonly #pool: Piscina<RawBatch, ParsedBatch>
+  /** Undefined with 0 threads: batches are decoded on the calling (ingest) thread. */
+  readonly #pool: Piscina<RawBatch, ParsedBatch> | undefined
   #closed = false
 
   /**
@@ -29,6 +31,10 @@ export class ParserPool {
    * the pool replaces the worker, and a batch it held fails its task (the pipeline retries it).
    */
   constructor (threads: number, maxQueued: number, heapMb = WORKER_HEAP_MB, onError: (err: unknown) => void = () => {}) {
+    if (threads === 0) {
+      this.#pool = undefined
+      return
+    }
     this.#pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: threads,
@@ -42,19 +48,27 @@ export class ParserPool {
   }
 
   parse (raw: RawBatch): Promise<ParsedBatch> {
+    if (this.#pool === undefined) {
+      // In-thread: a failure rejects the promise, as a worker's would (the pipeline retries the batch).
+      try {
+        return Promise.resolve(decodeBatch(raw))
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
     return this.#pool.run(raw, { transferList: [raw.bytes.buffer as ArrayBuffer, raw.offsets.buffer as ArrayBuffer] })
   }
 
-  get threads (): number { return this.#pool.threads.length }
+  get threads (): number { return this.#pool?.threads.length ?? 0 }
 
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#pool.close()
+    await this.#pool?.close()
   }
 
   async destroy (): Promise<void> {
     this.#closed = true
-    await this.#pool.destroy()
+    await this.#pool?.destroy()
   }
 }

@@ -22,7 +22,7 @@ import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
-import { findCommitted, lockStream, recordCommitted, toRanges } from './ledger.js'
+import { findCommitted, lockStream, recordCommitted, recordCommittedReadFloor, toRanges } from './ledger.js'
 import { classifyPgError } from './sqlstate.js'
 
 const COPY_SQL = `COPY sensor_data (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`
@@ -39,6 +39,11 @@ export interface BatchMeta {
   readonly include?: Uint8Array
   /** The dead-letter row for a rejection (from the worker, or a row PostgreSQL refused here). */
   readonly deadLetterFor: (r: Rejection) => DeadLetter
+  /**
+   * Range acks (ack policy `all`): the ack floor known so far. The transaction then also reads the
+   * ledger's contiguous floor from there (CommitResult `through`), in the same round trip as its ledger INSERT.
+   */
+  readonly ackFloor?: number
 }
 
 export class CopyWriter {
@@ -78,7 +83,7 @@ export class CopyWriter {
     try {
       client = await this.#pool.connect()
     } catch (err) {
-      return { type: 'failed', error: err as Error, transient: true }
+      return { type: 'failed', error: err as Error }
     }
     let broken: Error | undefined
     // Watchdog: a socket that hangs without closing would hold the batch (kept alive by +WPI) and
@@ -107,16 +112,19 @@ export class CopyWriter {
       const all = refused.length === 0 ? rejections : [...rejections, ...refused]
       if (all.length > 0) await insertDeadLetters(client, all.map(meta.deadLetterFor))
       const keep = done === null ? meta.include : keepMask(meta.include, done)
-      await recordCommitted(client, meta.streamKey, toRanges(meta.streamSeq, keep))
+      const ranges = toRanges(meta.streamSeq, keep)
+      let through: number | undefined
+      if (meta.ackFloor === undefined) await recordCommitted(client, meta.streamKey, ranges)
+      else through = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor)
       await client.query('COMMIT')
       const alreadyCommitted: number[] = []
       if (done !== null) done.forEach((d, i) => { if (d === 1) alreadyCommitted.push(i) })
       const rows = written.rowEnds.length - refused.length
-      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started }
+      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started, ...(through === undefined ? {} : { through }) }
     } catch (err) {
       broken = err as Error
       await client.query('ROLLBACK').catch(() => {})
-      return { type: 'failed', error: err as Error, transient: true }
+      return { type: 'failed', error: err as Error }
     } finally {
       clearTimeout(watchdog)
       client.off('error', ignore)

@@ -26,6 +26,8 @@ export interface IsolateResult {
   readonly alreadyCommitted: number[]
   readonly transactions: number
   readonly durationMs: number
+  /** The highest ledger floor a committed part saw (with BatchMeta.ackFloor). */
+  readonly through?: number
   /** Set when a part failed another way: its messages and the untried ones are not settled. */
   readonly error?: Error
 }
@@ -38,11 +40,13 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
   const alreadyCommitted: number[] = []
   let rows = 0
   let transactions = 0
+  let through: number | undefined
   const first: number[] = []
   for (let i = 0; i < count; i++) if (meta.include === undefined || meta.include[i] === 1) first.push(i)
   const stack = [first]
   const finish = (error?: Error): IsolateResult =>
-    ({ settled, rows, rejections, alreadyCommitted, transactions, durationMs: performance.now() - started, ...(error === undefined ? {} : { error }) })
+    ({ settled, rows, rejections, alreadyCommitted, transactions, durationMs: performance.now() - started, ...(error === undefined ? {} : { error }), ...(through === undefined ? {} : { through }) })
+  const saw = (t: number | undefined): void => { if (t !== undefined && (through === undefined || t > through)) through = t }
 
   while (stack.length > 0) {
     const part = stack.pop() as number[]
@@ -54,6 +58,7 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     transactions++
     if (r.type === 'committed') {
       rows += r.rows
+      saw(r.through)
       rejections.push(...r.rejections)
       alreadyCommitted.push(...r.alreadyCommitted)
       for (const i of part) settled[i] = 1
@@ -72,6 +77,7 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     const d = await writer.write(letter, { ...meta, include })
     transactions++
     if (d.type !== 'committed') return finish(d.error)
+    saw(d.through)
     rejections.push(...d.rejections)
     alreadyCommitted.push(...d.alreadyCommitted)
     settled[index] = 1

@@ -79,6 +79,35 @@ export async function recordCommitted (client: SqlClient, streamKey: string, ran
     [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
 }
 
+/** Ranges read per floor computation; a floor further ahead is reached over several reads. */
+const FLOOR_READ_LIMIT = 1_000
+
+/**
+ * recordCommitted, and in the same round trip the floor for range acks (ack/ack-floor.ts): the highest
+ * F such that every sequence in (after, F] is in the ledger, counting the ranges recorded here (the
+ * statement's snapshot does not see its own INSERT). Called under the stream lock, so every
+ * transaction that committed before this one is seen.
+ */
+export async function recordCommittedReadFloor (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, after: number): Promise<number> {
+  const { rows } = await client.query<{ lo: string, hi: string }>(
+    `WITH ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
+     SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi > $4 ORDER BY lo LIMIT ${FLOOR_READ_LIMIT}`,
+    [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), after])
+  const all = rows.map((r) => [Number(r.lo), Number(r.hi)] as const).concat(ranges)
+  all.sort((a, b) => a[0] - b[0])
+  return contiguousThrough(all, after)
+}
+
+/** Walks sorted [lo, hi] ranges from `after`; stops at the first hole. */
+function contiguousThrough (sorted: ReadonlyArray<readonly [number, number]>, after: number): number {
+  let through = after
+  for (const [lo, hi] of sorted) {
+    if (lo > through + 1) break
+    if (hi > through) through = hi
+  }
+  return through
+}
+
 /**
  * Drops ranges wholly at or below the consumer's ack floor and older than `minAgeMs`. The age is a
  * second guard: nats-server moves the floor's stream sequence with delivery order, so a redelivered
@@ -98,12 +127,7 @@ export async function pruneLedger (client: SqlClient, streamKey: string, ackFloo
 export async function committedThrough (client: SqlClient, streamKey: string, after: number): Promise<number> {
   const { rows } = await client.query<{ lo: string, hi: string }>(
     'SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi > $2 ORDER BY lo LIMIT 100000', [streamKey, after])
-  let through = after
-  for (const r of rows) {
-    if (Number(r.lo) > through + 1) break
-    through = Math.max(through, Number(r.hi))
-  }
-  return through
+  return contiguousThrough(rows.map((r) => [Number(r.lo), Number(r.hi)] as const), after)
 }
 
 /**

@@ -29,7 +29,8 @@ describe('pipeline process guard', () => {
   it('naks a batch whose processing throws, and stores every reading once after redelivery', async () => {
     const total = 2_000
     await prefill(t, Array.from({ length: total }, (_, n) => json(reading('GUARD', n))))
-    const cfg = t.config({ CNC_INGEST_BATCH_SIZE: '500', CNC_NATS_NAK_DELAY_MS: '100', CNC_NATS_ACK_WAIT_MS: '5000', CNC_NATS_BACKOFF_MS: '5000' })
+    // Per-message acks (the Settler below has no AckFloor): the consumer must be created explicit to match.
+    const cfg = t.config({ CNC_NATS_ACK_POLICY: 'explicit', CNC_INGEST_BATCH_SIZE: '500', CNC_NATS_NAK_DELAY_MS: '100', CNC_NATS_ACK_WAIT_MS: '5000', CNC_NATS_BACKOFF_MS: '5000' })
     await ensureConsumer(t.jsm, cfg, silentLog)
     const metrics = createMetrics()
     const parser = new ParserPool(1, 2)
