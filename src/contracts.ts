@@ -32,6 +32,11 @@ export interface OversizedPayload {
 export interface Rejection {
   /** Index of the message in its batch. */
   readonly index: number
+  /**
+   * For an array payload: the element refused (the message's other elements are rows, and the
+   * message is acked, not terminated). Absent: the whole message is refused.
+   */
+  readonly element?: number
   readonly code: RejectCode
   readonly detail: string
 }
@@ -42,12 +47,14 @@ export interface ParsedBatch {
   readonly copy: Uint8Array
   /** Row r occupies copy[rowEnds[r - 1] ?? 0 .. rowEnds[r]). */
   readonly rowEnds: Uint32Array
-  /** Message index of row r. */
+  /** Message index of row r (an array payload gives several rows the same message). */
   readonly rowMessage: Uint32Array
+  /** Row r's JSON text is bytes[rowSpan[2r] .. rowSpan[2r + 1]) (its message, or its array element). */
+  readonly rowSpan: Uint32Array
   /** Reading time of row r, ms since 1970 (for the publish→commit latency histogram). */
   readonly rowTimeMs: Float64Array
   /** Machine of row r, as an index into `machines` (the batch's distinct machine ids). */
-  readonly rowMachine: Uint16Array
+  readonly rowMachine: Uint32Array
   readonly machines: readonly string[]
   readonly rejections: readonly Rejection[]
   /** The RawBatch's payload bytes and offsets, moved back to the main thread (dead letters, live feed). */

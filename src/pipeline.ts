@@ -37,7 +37,7 @@ export interface PipelineOptions {
   readonly streamKey: () => string
   /**
    * Called after a batch committed and was acked, with the rows it added (the live feed).
-   * Row r's payload is parsed.bytes[offsets[rowMessage[r]] .. offsets[rowMessage[r] + 1]).
+   * Row r's JSON text is parsed.bytes[rowSpan[2r] .. rowSpan[2r + 1]).
    */
   readonly onCommitted?: (parsed: ParsedBatch) => void
   /** Called when a batch slot frees up (the source may hand on a partial batch then). */
@@ -279,7 +279,8 @@ export class Pipeline {
     // Rows not added now: messages committed earlier (ledger), refused by PostgreSQL, or outside `only`.
     const drop = only === undefined ? new Uint8Array(batch.replies.length) : only.map((v) => 1 - v)
     for (const i of r.alreadyCommitted) drop[i] = 1
-    for (const j of r.rejections) drop[j.index] = 1
+    // A refused array element never became a row: its message's other rows stay.
+    for (const j of r.rejections) if (j.element === undefined) drop[j.index] = 1
     const added = drop.some((v) => v === 1) ? withoutMessages(parsed, drop) : parsed
     const times = added.rowTimeMs
     for (let k = 0; k < times.length; k++) this.#metrics.publishToCommit.observe((now - (times[k] as number)) / 1000)

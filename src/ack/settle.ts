@@ -49,12 +49,13 @@ export class Settler {
     const floor = this.#floor
     if (floor !== undefined && seqs !== undefined) {
       floor.committed(seqs, replies, through ?? floor.floor, only)
-      let n = replies.length
-      if (only !== undefined) { n = 0; for (let i = 0; i < only.length; i++) n += only[i] as number }
-      return { acked: n - rejections.length, termed: rejections.length }
+      const refused = wholeRefusals(replies.length, rejections)
+      let n = 0
+      for (let i = 0; i < replies.length; i++) if ((only === undefined || only[i] === 1) && refused[i] !== 1) n++
+      return { acked: n, termed: rejections.length }
     }
-    const termed = new Uint8Array(replies.length)
-    for (const r of rejections) termed[r.index] = 1
+    // An array payload with refused elements is acked (its other elements are rows); a message refused whole is terminated.
+    const termed = wholeRefusals(replies.length, rejections)
     const nc = this.#nc
     let acked = 0
     for (let i = 0; i < replies.length; i++) {
@@ -83,4 +84,11 @@ export class Settler {
   keepAlive (replies: readonly string[], skip?: Uint8Array): void {
     for (let i = 0; i < replies.length; i++) if (skip?.[i] !== 1) this.#nc.publish(replies[i] as string, WPI)
   }
+}
+
+/** 1 for each message refused as a whole (not just some of its array elements). */
+function wholeRefusals (count: number, rejections: readonly Rejection[]): Uint8Array {
+  const whole = new Uint8Array(count)
+  for (const r of rejections) if (r.element === undefined) whole[r.index] = 1
+  return whole
 }

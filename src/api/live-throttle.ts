@@ -78,10 +78,7 @@ export class LiveThrottle {
   /** Rows of `p` whose machine index m has wanted[m] = 1 are sent now or later. */
   offer (p: ParsedBatch, wanted: Uint8Array): void {
     const buf = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength)
-    const text = (r: number): string => {
-      const m = p.rowMessage[r] as number
-      return buf.toString('utf8', p.offsets[m], p.offsets[m + 1])
-    }
+    const text = (r: number): string => buf.toString('utf8', p.rowSpan[2 * r], p.rowSpan[2 * r + 1])
     const rows = p.rowMachine.length
     const out: MachineRows = new Map()
     if (this.#intervalMs === 0) {

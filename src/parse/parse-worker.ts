@@ -8,7 +8,7 @@ import { decodeBatch } from './decode-batch.js'
 export default function parseTask (raw: RawBatch): unknown {
   const parsed: ParsedBatch = decodeBatch(raw)
   const buffers = new Set<ArrayBufferLike>([
-    parsed.copy.buffer, parsed.rowEnds.buffer, parsed.rowMessage.buffer, parsed.rowTimeMs.buffer, parsed.rowMachine.buffer,
+    parsed.copy.buffer, parsed.rowEnds.buffer, parsed.rowMessage.buffer, parsed.rowSpan.buffer, parsed.rowTimeMs.buffer, parsed.rowMachine.buffer,
     parsed.bytes.buffer, parsed.offsets.buffer,
   ])
   // Piscina's Transferable protocol: the value to return and the buffers to move with it.

@@ -218,8 +218,9 @@ export function withoutMessages (batch: ParsedBatch, drop: Uint8Array): ParsedBa
   const copy = new Uint8Array(bytes)
   const rowEnds = new Uint32Array(keepRows.length)
   const rowMessage = new Uint32Array(keepRows.length)
+  const rowSpan = new Uint32Array(2 * keepRows.length)
   const rowTimeMs = new Float64Array(keepRows.length)
-  const rowMachine = new Uint16Array(keepRows.length)
+  const rowMachine = new Uint32Array(keepRows.length)
   let pos = 0
   keepRows.forEach((r, k) => {
     const start = r === 0 ? 0 : batch.rowEnds[r - 1] as number
@@ -228,8 +229,10 @@ export function withoutMessages (batch: ParsedBatch, drop: Uint8Array): ParsedBa
     pos += end - start
     rowEnds[k] = pos
     rowMessage[k] = batch.rowMessage[r] as number
+    rowSpan[2 * k] = batch.rowSpan[2 * r] as number
+    rowSpan[2 * k + 1] = batch.rowSpan[2 * r + 1] as number
     rowTimeMs[k] = batch.rowTimeMs[r] as number
     rowMachine[k] = batch.rowMachine[r] as number
   })
-  return { ...batch, copy, rowEnds, rowMessage, rowTimeMs, rowMachine, rejections: batch.rejections.filter((j) => drop[j.index] !== 1) }
+  return { ...batch, copy, rowEnds, rowMessage, rowSpan, rowTimeMs, rowMachine, rejections: batch.rejections.filter((j) => drop[j.index] !== 1) }
 }

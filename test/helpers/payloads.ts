@@ -36,7 +36,8 @@ export const json = (v: unknown): string => JSON.stringify(v)
 /** Each bad payload with the reason code it must be dead-lettered under. */
 export const BAD_PAYLOADS: ReadonlyArray<{ readonly name: string, readonly payload: string | Uint8Array, readonly reason: string }> = [
   { name: 'invalid JSON', payload: '{"machine_id": "CNC-1", "temperature": ', reason: 'invalid_json' },
-  { name: 'not an object', payload: '[1,2,3]', reason: 'schema' },
+  { name: 'not an object', payload: '"a string"', reason: 'schema' },
+  { name: 'an empty array', payload: '[]', reason: 'schema' },
   { name: 'wrong type', payload: json(reading('CNC-BAD', 1, { temperature: 'hot' })), reason: 'schema' },
   { name: 'missing required', payload: json({ machine_id: 'CNC-BAD', timestamp: '2025-07-13T10:00:00Z', temperature: 1 }), reason: 'schema' },
   { name: 'empty machine_id', payload: json(reading('', 1)), reason: 'schema' },

@@ -62,11 +62,12 @@ function batchOf (rows: Reading[]): ParsedBatch {
   const machines = [...new Set(rows.map((r) => r.machine))]
   return {
     machines,
-    rowMachine: Uint16Array.from(rows.map((r) => machines.indexOf(r.machine))),
+    rowMachine: Uint32Array.from(rows.map((r) => machines.indexOf(r.machine))),
     rowTimeMs: Float64Array.from(rows.map((r) => r.us / 1000)),
     copy: new Uint8Array(0),
     rowEnds: new Uint32Array(rows.length),
     rowMessage: new Uint32Array(rows.length),
+    rowSpan: new Uint32Array(2 * rows.length),
     rejections: [],
     bytes: new Uint8Array(0),
     offsets: new Uint32Array(0),

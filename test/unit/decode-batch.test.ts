@@ -60,4 +60,42 @@ describe('decodeBatch', () => {
     const out = decodeBatch(raw)
     assert.equal(Buffer.from(out.bytes.subarray(out.offsets[0], out.offsets[1])).toString(), '{')
   })
+
+  describe('array payloads (batched readings)', () => {
+    it('makes each element its own row, with its own JSON text', () => {
+      const a = reading('ARR-1', 1)
+      const b = reading('ARR-2', 2, { machine_state: 'with \\ escape, [bracket] and {brace}' })
+      const out = decodeBatch(pack([json(reading('ONE', 0)), ` [ ${json(a)} ,\n${json(b)} ] `, json(reading('TWO', 3))]))
+      assert.deepEqual(out.rejections, [])
+      assert.deepEqual([...out.rowMessage], [0, 1, 1, 2])
+      const text = (r: number): string => Buffer.from(out.bytes).toString('utf8', out.rowSpan[2 * r], out.rowSpan[2 * r + 1])
+      assert.deepEqual(JSON.parse(text(1)), a)
+      assert.deepEqual(JSON.parse(text(2)), b)
+      assert.deepEqual(JSON.parse(text(3)), reading('TWO', 3))
+      assert.deepEqual(out.machines, ['ONE', 'ARR-1', 'ARR-2', 'TWO'])
+    })
+
+    it('refuses a bad element alone, naming its index, and keeps the others', () => {
+      const out = decodeBatch(pack([json([reading('E', 1), reading('E', 2, { temperature: 'hot' }), 7, reading('E', 4)])]))
+      assert.deepEqual([...out.rowMessage], [0, 0])
+      assert.deepEqual(out.rejections.map((r) => [r.index, r.element, r.code, r.detail]), [
+        [0, 1, 'schema', 'element 1: temperature: must be number'],
+        [0, 2, 'schema', 'element 2: message: must be object'],
+      ])
+    })
+
+    it('refuses an empty array, and an array that is not JSON, as a whole message', () => {
+      const out = decodeBatch(pack(['[]', `[${json(reading('T', 1))},`]))
+      assert.deepEqual(out.rejections.map((r) => [r.index, r.element, r.code]), [[0, undefined, 'schema'], [1, undefined, 'invalid_json']])
+      assert.equal(out.rowEnds.length, 0)
+    })
+
+    it('grows past the message count: 1,000 readings in 10 messages', () => {
+      const msgs = Array.from({ length: 10 }, (_, m) => json(Array.from({ length: 100 }, (_, k) => reading(`M-${k}`, m * 100 + k))))
+      const out = decodeBatch(pack(msgs))
+      assert.equal(out.rowEnds.length, 1_000)
+      assert.equal(out.rowEnds[999], out.copy.byteLength)
+      assert.equal(out.machines.length, 100)
+    })
+  })
 })
