@@ -10,7 +10,11 @@
  * ends pulling but keeps the inbox until what is owed has arrived or expired, and hands it on.
  *
  * Credit: `owed` messages are requested and not yet delivered; a new request goes out when it falls
- * below one batch. Bounded twice: by owed (≤ 3 batches) and by the consumer's max_ack_pending.
+ * below one batch. Bounded three times: by owed (≤ 3 batches), by the consumer's max_ack_pending, and
+ * in bytes: each request asks for at most 2 × max(ingest.max_batch_bytes, the server's max_payload)
+ * (`max_bytes`; the server ends it with 409 "Message Size Exceeds MaxBytes", a normal end). Without that, a
+ * pull of 10,000 batched payloads of 27 KB is 275 MB owed at once: nats-server cuts the connection
+ * as a slow consumer and every delivered message waits out ack_wait.
  * Watchdog: nothing (not even a heartbeat) for 3 heartbeat periods while owed > 0 means the server
  * lost our requests (restart, reconnect): forget them and pull again.
  *
@@ -39,7 +43,7 @@ export class PullSource {
   readonly #builder: BatchBuilder
   readonly #inbox = createInbox()
   readonly #nextSubject: string
-  readonly #pullBody: string
+  #pullBody: string
   #sub: Subscription | undefined
   #state: SourceState = 'idle'
   #owed = 0
@@ -59,7 +63,13 @@ export class PullSource {
     this.#metrics = metrics
     this.#builder = new BatchBuilder(opts, onBatch, ready, (err) => this.#log.error({ err }, 'handing on a batch failed; its messages stay unacked and come back after ack_wait'))
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
-    this.#pullBody = JSON.stringify({ batch: opts.batchSize * 2, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
+    this.#pullBody = this.#makePullBody()
+  }
+
+  /** The pull request; its byte bound follows the server's max_payload (read again after a reconnect). */
+  #makePullBody (): string {
+    const maxBytes = 2 * Math.max(this.#opts.maxBatchBytes, this.#nc.info?.max_payload ?? 0) + 65_536
+    return JSON.stringify({ batch: this.#opts.batchSize * 2, max_bytes: maxBytes, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
   }
 
   get state (): SourceState { return this.#state }
@@ -122,8 +132,8 @@ export class PullSource {
     if (code === 100) return // idle heartbeat
     const pending = Number(h?.get('Nats-Pending-Messages') ?? '')
     if (Number.isFinite(pending) && pending > 0) this.#owed = Math.max(0, this.#owed - pending)
-    if (code === 408 || code === 404) {
-      // A request expired (or found nothing with no_wait): pull again if that left us low.
+    if (code === 408 || code === 404 || (code === 409 && /MaxBytes/i.test(h?.description ?? ''))) {
+      // A request expired, found nothing (no_wait) or reached its max_bytes: pull again if that left us low.
       this.#pullIfLow()
       return
     }
@@ -153,6 +163,7 @@ export class PullSource {
 
   /** Forgets open requests after a reconnect: the new server connection knows none of them. */
   reset (): void {
+    this.#pullBody = this.#makePullBody()
     this.#owed = 0
     this.#pullIfLow()
   }
