@@ -11,7 +11,7 @@ import { listAlarms } from '../store/alarms.js'
 import { badParam, sendRows, type Exchange } from './http.js'
 import { cursorMicros, cursorParam, encodeCursor, enumParam, intParam, microsToIso, timeParam } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_ALARMS_LIMIT = 100
 export const MAX_ALARMS_LIMIT = 1_000

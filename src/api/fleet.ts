@@ -15,7 +15,7 @@ import { ApiErrorCode, HttpError, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import { hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 import { fleetLatest, machineStates, type FleetRow } from '../store/fleet.js'
 
 export interface FleetOptions {

@@ -14,7 +14,7 @@ import { getMachine, insertMachine, listMachines, type NewMachine } from '../sto
 import { ApiErrorCode, HttpError, readBody, tooLarge, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const MAX_BODY_BYTES = 65_536
 export const MACHINE_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$'

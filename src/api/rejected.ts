@@ -13,7 +13,7 @@ import { PREVIEW_BYTES, rejectedOne, rejectedPage, type RejectedRow } from '../s
 import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import { cursorMicros, cursorParam, encodeCursor, intParam } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_REJECTED_LIMIT = 100
 export const MAX_REJECTED_LIMIT = 1_000
