@@ -1,10 +1,8 @@
 /** OpenAPI fragments of GET /api/v1/alarms (issue 12), spread into openapi.ts like openapi-plant.ts. */
 import { ALARM_FIELDS, COMPARISONS, SEVERITIES } from '../config/schema.js'
 import { DEFAULT_ALARMS_LIMIT, MAX_ALARMS_LIMIT } from './alarms.js'
+import { commonErrors, errorResponse, json, ref } from './openapi-errors.js'
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: unknown) => ({ 'application/json': { schema } })
-const error = (description: string) => ({ description, content: json(ref('Error')) })
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 
@@ -59,10 +57,8 @@ export const alarmPaths = {
       ],
       responses: {
         200: { description: 'A page of episodes', content: json(ref('AlarmPage')) },
-        400: error('A parameter or the cursor is invalid (the message names it)'),
-        401: error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`'),
-        500: error('Internal error (never carries database text)'),
-        503: error('The database is unavailable or the query timed out (never carries database text)'),
+        ...commonErrors,
+        400: errorResponse(400, 'A parameter or the cursor is invalid (the message names it)'),
       },
     },
   },

@@ -9,11 +9,8 @@ import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
+import { commonErrors, errorResponse, errorSchema, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: unknown) => ({ 'application/json': { schema } })
-const error = (description: string) => ({ description, content: json(ref('Error')) })
-const ok = (description: string, schema: unknown) => ({ description, content: json(schema) })
 const num = { type: ['number', 'null'] }
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 /** Fields a dead letter has in the list and in its own route (which adds the whole payload). */
@@ -22,14 +19,11 @@ const rejectedFields = {
   received_at: ts,
   subject: { type: 'string' },
   stream_seq: { type: ['integer', 'null'] },
-  reason: { type: 'string' },
+  reason: rejectReasonSchema,
   detail: { type: 'string' },
 }
 
-const E400 = error('A parameter or the body is invalid; the message names it')
-const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
-const E503 = error('The database is unavailable (database_unavailable), the query timed out (query_timeout), or every API database connection stayed busy for http.db_wait_ms (api_busy, with Retry-After); never carries database text')
-const E500 = error('Internal error (never carries database text)')
+const { 400: E400, 401: E401, 500: E500, 503: E503 } = commonErrors
 
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
@@ -98,11 +92,7 @@ export const openApiDocument = withHead({
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
-      Error: {
-        type: 'object',
-        required: ['error'],
-        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-      },
+      Error: errorSchema,
       Machine: {
         type: 'object',
         required: ['id', 'name', 'location', 'controller_type', 'max_spindle_speed_rpm', 'axis_count', 'created_at', 'last_updated'],
@@ -277,16 +267,16 @@ export const openApiDocument = withHead({
           201: ok('Stored', ref('Machine')),
           400: E400,
           401: E401,
-          409: error('A machine with this id exists'),
-          413: error(`Body over ${MAX_BODY_BYTES} bytes`),
-          415: error('Content-Type is neither JSON nor one read as JSON (or, from a browser, not application/json)'),
+          409: errorResponse(409, 'A machine with this id exists'),
+          413: errorResponse(413, `Body over ${MAX_BODY_BYTES} bytes`),
+          415: errorResponse(415, 'Content-Type is neither JSON nor one read as JSON (or, from a browser, not application/json)'),
           500: E500,
           503: E503,
         },
       },
     },
     '/api/v1/machines/{id}': {
-      get: { summary: 'One machine', parameters: [idParam], responses: { 200: ok('Machine', ref('Machine')), 400: E400, 401: E401, 404: error('No such machine'), 500: E500, 503: E503 } },
+      get: { summary: 'One machine', parameters: [idParam], responses: { 200: ok('Machine', ref('Machine')), 400: E400, 401: E401, 404: errorResponse(404, 'No such machine'), 500: E500, 503: E503 } },
     },
     '/api/v1/machines/{id}/data': {
       get: {
@@ -330,7 +320,7 @@ export const openApiDocument = withHead({
       get: {
         summary: 'The reading with the greatest timestamp (not the last to arrive)',
         parameters: [idParam],
-        responses: { 200: ok('Reading', ref('Reading')), 400: E400, 401: E401, 404: error('No readings for this machine'), 500: E500, 503: E503 },
+        responses: { 200: ok('Reading', ref('Reading')), 400: E400, 401: E401, 404: errorResponse(404, 'No readings for this machine'), 500: E500, 503: E503 },
       },
     },
     '/api/v1/rejected': {
@@ -347,7 +337,7 @@ export const openApiDocument = withHead({
       get: {
         summary: 'One dead letter with its whole payload',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
-        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: error('No dead letter with this id'), 500: E500, 503: E503 },
+        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: errorResponse(404, 'No dead letter with this id'), 500: E500, 503: E503 },
       },
     },
     // Issue 7: fleet reads.

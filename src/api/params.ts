@@ -86,7 +86,7 @@ export function cursorParam<T> (ex: Exchange, check: (v: Record<string, unknown>
       if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) value = check(parsed as Record<string, unknown>)
     } catch { /* falls through to the 400 */ }
   }
-  if (value === null) throw new HttpError(400, ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
+  if (value === null) throw new HttpError(ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
   return value
 }
 
@@ -112,7 +112,7 @@ export const MAX_RANGE_DAYS = 366
 export function checkRange (start: bigint, end: bigint, onRefused: () => void, maxDays = MAX_RANGE_DAYS): void {
   if (end - start <= BigInt(maxDays) * 24n * HOUR_MICROS) return
   onRefused()
-  throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${maxDays} days; page through shorter windows`)
+  throw new HttpError(ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${maxDays} days; page through shorter windows`)
 }
 
 /** 400 when start_time is after end_time. */
