@@ -13,6 +13,7 @@
  */
 import { ApiErrorCode, HttpError, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
+import { isMachineId } from '../machine-id.js'
 import { hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './store-access.js'
@@ -48,7 +49,7 @@ function cursorId (ex: Exchange): string {
   if (raw === null || raw === '') return ''
   if (raw.length <= MAX_CURSOR_CHARS && /^[A-Za-z0-9_-]+$/.test(raw)) {
     const id = Buffer.from(raw, 'base64url').toString('utf8')
-    if (id.length > 0 && id.length <= 128 && !id.includes('\u0000') && fleetCursor(id) === raw) return id
+    if (isMachineId(id) && fleetCursor(id) === raw) return id
   }
   throw new HttpError(400, ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
 }

@@ -23,6 +23,7 @@ import type { ParsedBatch } from '../contracts.js'
 import type { TokenCheck } from './auth.js'
 import type { HostCheck, OriginCheck } from './edge.js'
 import { LiveErrorCode } from '../errors.js'
+import { isMachineId, MACHINE_ID_RULE } from '../machine-id.js'
 import { ApiErrorCode, errorBody, HttpError, JSON_TYPE, statusLine } from './http.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
@@ -58,7 +59,6 @@ function answer (res: Uws.HttpResponse, err: HttpError): void {
 }
 
 export const topicOf = (id: string): string => 'm/' + id
-const validId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128 && !v.includes('\u0000')
 
 function createLiveMetrics (registry: Registry) {
   const registers = [registry]
@@ -257,10 +257,10 @@ export class LiveFeed {
     const body = (typeof req === 'object' && req !== null ? req : {}) as { subscribe?: unknown, unsubscribe?: unknown }
     const sub = body.subscribe
     const unsub = body.unsubscribe
-    const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(validId)
+    const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isMachineId)
     if ((sub === undefined && unsub === undefined) || (sub !== undefined && sub !== ALL && !isList(sub)) ||
       (unsub !== undefined && unsub !== ALL && !isList(unsub))) {
-      fail(LiveErrorCode.invalidMessage, 'expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (1–128 characters, no NUL)}')
+      fail(LiveErrorCode.invalidMessage, 'expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (' + MACHINE_ID_RULE + ')}')
       return
     }
     if (unsub === ALL) {

@@ -10,6 +10,7 @@
  * browsers.
  */
 import { Ajv, type ErrorObject } from 'ajv'
+import { MACHINE_ID_PATTERN } from '../machine-id.js'
 import { getMachine, insertMachine, listMachines, type NewMachine } from '../store/machines.js'
 import { ApiErrorCode, HttpError, readBody, tooLarge, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
@@ -17,7 +18,6 @@ import type { Route } from './router.js'
 import type { StoreAccess } from './store-access.js'
 
 export const MAX_BODY_BYTES = 65_536
-export const MACHINE_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$'
 
 /** Free text: no NUL (PostgreSQL text cannot store it), bounded length. */
 const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000]*$' }) as const

@@ -1,5 +1,6 @@
 /** OpenAPI fragments of GET /api/v1/alarms (issue 12), spread into openapi.ts like openapi-plant.ts. */
 import { ALARM_FIELDS, COMPARISONS, SEVERITIES } from '../config/schema.js'
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 import { DEFAULT_ALARMS_LIMIT, MAX_ALARMS_LIMIT } from './alarms.js'
 import { commonErrors, errorResponse, json, ref } from './openapi-errors.js'
 
@@ -49,7 +50,7 @@ export const alarmPaths = {
       summary: 'Alarm episodes of the threshold rules (alarms.rules), newest first, in keyset pages',
       parameters: [
         q('active', { enum: ['true', 'false'] }, 'true: open episodes only; false: ended ones only; absent: both'),
-        q('machine_id', { type: 'string', minLength: 1, maxLength: 128 }, 'One machine'),
+        q('machine_id', MACHINE_ID_SCHEMA, 'One machine'),
         q('start_time', { type: 'string', format: 'date-time' }, 'Episodes still open or ended at or after this'),
         q('end_time', { type: 'string', format: 'date-time' }, 'Episodes started at or before this'),
         q('limit', { type: 'integer', minimum: 1, maximum: MAX_ALARMS_LIMIT, default: DEFAULT_ALARMS_LIMIT }, 'Episodes per page'),

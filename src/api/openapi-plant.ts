@@ -4,11 +4,12 @@
  */
 import { MAX_FLEET_RANGE_DAYS } from './availability.js'
 import { DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT } from './events.js'
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 import { commonErrors, errorResponse, ok, ref } from './openapi-errors.js'
 import { MAX_RANGE_DAYS } from './params.js'
 
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
+const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
 const errors = {

@@ -3,7 +3,8 @@
  * checks that every mounted route is described here (and nothing else is), and that every status
  * the integration tests observe is a documented response of its operation.
  */
-import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines.js'
+import { MACHINE_ID_PATTERN, MACHINE_ID_SCHEMA } from '../machine-id.js'
+import { MAX_BODY_BYTES, newMachineSchema } from './machines.js'
 import { COUNT_HEADER, DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
 import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
@@ -25,7 +26,7 @@ const rejectedFields = {
 
 const { 400: E400, 401: E401, 500: E500, 503: E503 } = commonErrors
 
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
+const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
 

@@ -3,6 +3,7 @@
  * 2000-01-01Z, like the ingest parser), limits, machine ids, and opaque cursors (base64url JSON).
  * Every failure is a 400 whose message names the parameter and shows the expected form.
  */
+import { MACHINE_ID_RULE, isMachineId } from '../machine-id.js'
 import { parseRfc3339BigMicros } from '../parse/timestamp.js'
 import { ApiErrorCode, HttpError, badParam, type Exchange } from './http.js'
 
@@ -58,10 +59,10 @@ export function enumParam<T extends string> (ex: Exchange, name: string, allowed
   return raw as T
 }
 
-/** Machine ids as ingest stores them: 1–128 characters, no NUL (PostgreSQL text cannot hold it). */
+/** The {id} path parameter: a machine id (machine-id.ts). */
 export function machineIdParam (ex: Exchange): string {
   const id = ex.param(0, 'id')
-  if (id.length === 0 || id.length > 128 || id.includes('\u0000')) throw badParam('id must be 1–128 characters without NUL')
+  if (!isMachineId(id)) throw badParam(`id must be ${MACHINE_ID_RULE}`)
   return id
 }
 

@@ -36,7 +36,7 @@ describe('error catalogue', () => {
       }
     }
     // A live frame's code must not be mistaken for an HTTP one.
-    for (const e of Object.values(LIVE_ERRORS)) assert.ok(!Object.values(API_ERRORS).some((a) => a.code === e.code), e.code)
+    for (const e of Object.values(LIVE_ERRORS)) assert.ok(!Object.values(API_ERRORS).some((a) => (a.code as string) === e.code), e.code)
   })
 
   it('has no unused code: every entry is named by some source file', () => {
