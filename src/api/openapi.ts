@@ -26,6 +26,18 @@ const rejectedFields = {
 
 const { 400: E400, 401: E401, 500: E500, 503: E503 } = commonErrors
 
+/** Body of /readyz: facts in `details`, and what is not ready in `checks` (503 only); values are text. */
+const readiness = (status: 'ready' | 'not_ready') => ({
+  type: 'object',
+  required: status === 'ready' ? ['status', 'details'] : ['status', 'checks', 'details'],
+  properties: {
+    status: { const: status },
+    ...(status === 'ready' ? {} : { checks: { type: 'object', additionalProperties: { type: 'string' } } }),
+    details: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+})
+const readinessAge = { 'X-Readiness-Age-Ms': { description: 'Age of the stored check in ms (-1 before the first)', schema: { type: 'integer' } } }
+
 const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
@@ -236,14 +248,14 @@ export const openApiDocument = withHead({
   },
   security: [{ bearer: [] }],
   paths: {
-    '/livez': { get: { summary: 'Process is up', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
+    '/livez': { get: { summary: 'Process is up', security: [], responses: { 200: ok('Up', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },
     '/readyz': {
       get: {
         summary: 'Ready: NATS and PostgreSQL answer and the consumer runs',
         security: [],
         responses: {
-          200: ok('Ready; `details` gives the database mode (timescaledb, timescaledb-apache, postgres) and the pipeline state', { type: 'object' }),
-          503: ok('Not ready; `checks` names what is not', { type: 'object' }),
+          200: { ...ok('Ready; `details` gives the database mode (timescaledb, timescaledb-apache, postgres) and the pipeline state', readiness('ready')), headers: readinessAge },
+          503: { ...ok('Not ready; `checks` names what is not', readiness('not_ready')), headers: readinessAge },
         },
       },
     },
