@@ -99,8 +99,7 @@ export class ServiceError extends Error {
   readonly code: ErrorCode
   readonly transient: boolean
 
-  /** `opts.transient` is ignored (deprecated): the class comes from the catalogue. */
-  constructor (code: ErrorCode, message: string, opts: { cause?: unknown, transient?: boolean } = {}) {
+  constructor (code: ErrorCode, message: string, opts: { cause?: unknown } = {}) {
     super(message, { cause: opts.cause })
     this.name = 'ServiceError'
     this.code = code

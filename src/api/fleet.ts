@@ -51,7 +51,7 @@ function cursorId (ex: Exchange): string {
     const id = Buffer.from(raw, 'base64url').toString('utf8')
     if (isMachineId(id) && fleetCursor(id) === raw) return id
   }
-  throw new HttpError(400, ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
+  throw new HttpError(ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
 }
 
 export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: FleetOptions): Route[] {

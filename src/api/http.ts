@@ -23,16 +23,12 @@ export class HttpError extends Error {
   readonly code: ApiErrorCode
   readonly headers: Headers
 
-  constructor (code: ApiErrorCode, message: string, headers?: Headers)
-  /** @deprecated the status comes from the catalogue: `new HttpError(code, message, headers?)`. */
-  constructor (status: number, code: ApiErrorCode, message: string, headers?: Headers)
-  constructor (...args: [ApiErrorCode, string, Headers?] | [number, ApiErrorCode, string, Headers?]) {
-    const [code, message, headers] = typeof args[0] === 'number' ? args.slice(1) as [ApiErrorCode, string, Headers?] : args as [ApiErrorCode, string, Headers?]
+  constructor (code: ApiErrorCode, message: string, headers: Headers = {}) {
     super(message)
     this.name = 'HttpError'
     this.code = code
     this.status = apiError(code).status
-    this.headers = headers ?? {}
+    this.headers = headers
   }
 }
 

@@ -62,7 +62,7 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
     const id = ex.param(0, 'id')
     // An id that could never have been stored is simply not found (and never reaches SQL).
     const row = new RegExp(MACHINE_ID_PATTERN).test(id) ? await getMachine(store().db, id) : undefined
-    if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no machine ${JSON.stringify(id.slice(0, 128))}`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no machine ${JSON.stringify(id.slice(0, 128))}`)
     ex.json(200, row)
   }
 
@@ -82,9 +82,9 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
     try {
       value = JSON.parse(body.toString('utf8'))
     } catch {
-      throw new HttpError(400, ApiErrorCode.invalidJson, 'body is not valid JSON')
+      throw new HttpError(ApiErrorCode.invalidJson, 'body is not valid JSON')
     }
-    if (!validate(value)) throw new HttpError(400, ApiErrorCode.validationFailed, describe(validate.errors?.[0]))
+    if (!validate(value)) throw new HttpError(ApiErrorCode.validationFailed, describe(validate.errors?.[0]))
     const row = await insertMachine(store().db, {
       id: value.id,
       name: value.name,
@@ -93,7 +93,7 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
       max_spindle_speed_rpm: value.max_spindle_speed_rpm === 0 ? null : value.max_spindle_speed_rpm,
       axis_count: value.axis_count === 0 ? null : value.axis_count,
     })
-    if (row === undefined) throw new HttpError(409, ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
     ex.json(201, row)
   }
 

@@ -157,7 +157,7 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
   async function getLatest (ex: Exchange): Promise<void> {
     const id = machineIdParam(ex)
     const row = await latestReading(store().db, id)
-    if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
     ex.send(200, readingJson(JSON.stringify(id), row))
   }
 

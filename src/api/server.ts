@@ -72,7 +72,7 @@ function guarded (r: Route, gate: DbGate, hosts: HostCheck | null, metrics: Http
     handler: (ex) => {
       if (r.auth && hosts !== null && !hosts(ex.headers.host)) {
         metrics.refused.inc({ reason: 'host' })
-        throw new HttpError(403, ApiErrorCode.hostNotAllowed,
+        throw new HttpError(ApiErrorCode.hostNotAllowed,
           `Host ${JSON.stringify(ex.headers.host.slice(0, 100))} is not allowed without http.auth_token: use a loopback address, or add the name to http.allowed_hosts`)
       }
       return gate.context.run({ heavy, onAbort: (cb) => ex.onAbort(cb) }, () => r.handler(ex))
@@ -104,7 +104,7 @@ export class ApiServer {
     let gated: { readonly from: Store, readonly to: Store } | undefined
     const store: StoreAccess = () => {
       const s = this.#deps.store()
-      if (s === undefined) throw new HttpError(503, ApiErrorCode.databaseUnavailable, 'the service is starting; the database is not connected yet')
+      if (s === undefined) throw new HttpError(ApiErrorCode.databaseUnavailable, 'the service is starting; the database is not connected yet')
       if (gated?.from !== s) gated = { from: s, to: { db: gate.wrap(s.db), buckets: s.buckets } }
       return gated.to
     }
@@ -135,7 +135,7 @@ export class ApiServer {
     await new Promise<void>((resolve, reject) => {
       listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (socket === false) {
-          reject(new ServiceError(ErrorCode.httpListenFailed, `http: cannot listen on ${host}:${port}: address in use (another process holds the port) or not permitted`, { transient: false }))
+          reject(new ServiceError(ErrorCode.httpListenFailed, `http: cannot listen on ${host}:${port}: address in use (another process holds the port) or not permitted`))
           return
         }
         this.#listenSocket = socket

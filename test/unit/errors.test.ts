@@ -47,6 +47,12 @@ describe('error catalogue', () => {
     }
   })
 
+  it('leaves the status to the catalogue: no source writes an error status by hand', () => {
+    assert.doesNotMatch(sources, /new HttpError\(\s*\d/)
+    assert.doesNotMatch(sources, /\.send\(\s*[45]\d\d\s*,\s*errorBody/)
+    assert.doesNotMatch(sources, /writeStatus\('[45]\d\d /)
+  })
+
   it('gives every API code a status the server writes, transient exactly for 503', () => {
     for (const e of Object.values(API_ERRORS)) {
       assert.ok(e.status >= 400 && e.status < 600, e.code)
