@@ -37,6 +37,9 @@ export default [
     files: ['src/**/*.ts'],
     plugins: { 'import-x': importX, cnc: { rules: { 'no-cycle-with-types': noCycleWithTypes } } },
     settings: {
+      // import-x reads only files it has a parser for: without these, no .ts file is followed.
+      'import-x/extensions': ['.ts', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
       // Sources import './x.js' and the file is x.ts (module nodenext).
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.mjs', '.json'], extensionAlias: { '.js': ['.ts', '.js'] } })],
     },
