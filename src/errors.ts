@@ -1,13 +1,13 @@
 /**
  * The closed catalogue of error codes: the one place a code is named, classed and explained.
- * Callers branch on `code`, never on message text. Three families:
+ * Callers branch on `code`, never on message text. Four families:
  *
  *   REJECTS      why one message became a dead letter (rejected_messages.reason). All permanent:
  *                redelivering the same bytes gives the same answer, so these messages are termed.
  *   API_ERRORS   the `error.code` of every HTTP error body, with its status; transient = the same
  *                request may succeed later (503), permanent = it will not (4xx, 500).
  *   LIVE_ERRORS  `{"type":"error","code"}` frames of the live feed (a WebSocket, no status).
- *   SERVICE_ERRORS  failures of the service itself (start-up gave up), each stopping it: exit 2.
+ *   SERVICE_ERRORS  failures of the service itself (start-up gave up); permanent ones stop it: exit 2.
  *
  * Every code here is used somewhere (test/unit/errors.test.ts checks it); the OpenAPI document
  * lists REJECTS and API_ERRORS from these tables (api/openapi-errors.ts), so a new code is one line

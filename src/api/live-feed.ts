@@ -23,7 +23,7 @@ import type { ParsedBatch } from '../contracts.js'
 import type { TokenCheck } from './auth.js'
 import type { HostCheck, OriginCheck } from './edge.js'
 import { LiveErrorCode } from '../errors.js'
-import { isMachineId, MACHINE_ID_RULE } from '../machine-id.js'
+import { isMachineId, MACHINE_ID_MAX_LENGTH } from '../machine-id.js'
 import { ApiErrorCode, errorBody, HttpError, JSON_TYPE, statusLine } from './http.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
@@ -260,7 +260,7 @@ export class LiveFeed {
     const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isMachineId)
     if ((sub === undefined && unsub === undefined) || (sub !== undefined && sub !== ALL && !isList(sub)) ||
       (unsub !== undefined && unsub !== ALL && !isList(unsub))) {
-      fail(LiveErrorCode.invalidMessage, 'expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (' + MACHINE_ID_RULE + ')}')
+      fail(LiveErrorCode.invalidMessage, `expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (1–${MACHINE_ID_MAX_LENGTH} characters, no NUL)}`)
       return
     }
     if (unsub === ALL) {
