@@ -78,7 +78,7 @@ export async function waitForDependency<T> (dep: Dependency<T>, waitMs: number, 
     } catch (e) {
       err = e
       if (!dep.retryable(e)) {
-        throw new ServiceError(dep.code, `${dep.name} at ${dep.target}: ${firstLine(e)}`, { transient: false, cause: e })
+        throw new ServiceError(dep.code, `${dep.name} at ${dep.target}: ${firstLine(e)}`, { cause: e })
       }
     } finally {
       clearTimeout(timer)
@@ -87,7 +87,7 @@ export async function waitForDependency<T> (dep: Dependency<T>, waitMs: number, 
     if (left <= 0) {
       throw new ServiceError(dep.code,
         `${dep.name} not reachable at ${dep.target} after ${attempt} attempt${attempt === 1 ? '' : 's'} (startup.wait_ms): ${firstLine(err)}`,
-        { transient: false, cause: err })
+        { cause: err })
     }
     const wait = Math.min(delay, left)
     log.warn({ attempt, retry_in_ms: wait, err: firstLine(err) },

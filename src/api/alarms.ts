@@ -7,11 +7,12 @@
  * end or are added.
  */
 import { alarmJson } from '../alarms/alarm-row.js'
+import { MACHINE_ID_RULE, isMachineId } from '../machine-id.js'
 import { listAlarms } from '../store/alarms.js'
 import { badParam, sendRows, type Exchange } from './http.js'
 import { cursorMicros, cursorParam, encodeCursor, enumParam, intParam, microsToIso, timeParam } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_ALARMS_LIMIT = 100
 export const MAX_ALARMS_LIMIT = 1_000
@@ -36,7 +37,7 @@ function checkCursor (v: Record<string, unknown>): AlarmCursor | null {
   const start = optIso(v.s)
   const end = optIso(v.e)
   if (v.v !== 1 || started === null || start === undefined || end === undefined) return null
-  if (typeof v.i !== 'string' || !/^[0-9]{1,19}$/.test(v.i) || typeof v.m !== 'string' || v.m.length > 128) return null
+  if (typeof v.i !== 'string' || !/^[0-9]{1,19}$/.test(v.i) || (v.m !== '' && !isMachineId(v.m))) return null
   if (v.x !== 't' && v.x !== 'f' && v.x !== '') return null
   return { started: microsToIso(started), id: v.i, machineId: v.m === '' ? null : v.m, active: v.x === '' ? null : v.x === 't', start, end }
 }
@@ -51,7 +52,7 @@ export function alarmRoutes (store: StoreAccess): Route[] {
     } else {
       const active = enumParam(ex, 'active', ['true', 'false'])
       const machineId = ex.query.get('machine_id') ?? ''
-      if (machineId.length > 128 || machineId.includes('\u0000')) throw badParam('machine_id must be 1–128 characters without NUL')
+      if (machineId !== '' && !isMachineId(machineId)) throw badParam(`machine_id must be ${MACHINE_ID_RULE}`)
       const s = timeParam(ex, 'start_time')
       const e = timeParam(ex, 'end_time')
       if (s !== undefined && e !== undefined && s > e) throw badParam(`start_time (${microsToIso(s)}) is after end_time (${microsToIso(e)})`)

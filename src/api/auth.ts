@@ -21,8 +21,5 @@ export function tokenCheck (token: string): TokenCheck | null {
   }
 }
 
-/** Loopback binds need no token: only this host can reach them. */
-export function isLoopbackHost (host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '')
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || h === '::ffff:127.0.0.1'
-}
+/** Loopback binds need no token: only this host can reach them (the rule lives in net/loopback.ts). */
+export { isLoopbackHost } from '../net/loopback.js'

@@ -83,7 +83,7 @@ export class DbGate {
       }
       ;(ctx.heavy ? this.#heavy : this.#light).push(w)
       ctx.onAbort(() => {
-        if (this.#drop(w)) reject(new HttpError(503, ApiErrorCode.apiBusy, 'request aborted while waiting'))
+        if (this.#drop(w)) reject(new HttpError(ApiErrorCode.apiBusy, 'request aborted while waiting'))
       })
     })
   }
@@ -132,7 +132,7 @@ export class DbGate {
 
   #refuse (why: string): HttpError {
     this.#busy()
-    return new HttpError(503, ApiErrorCode.apiBusy, `the API is busy: all ${this.#slots} database connections are in use and ${why}; retry after ${RETRY_AFTER_S} s`,
+    return new HttpError(ApiErrorCode.apiBusy, `the API is busy: all ${this.#slots} database connections are in use and ${why}; retry after ${RETRY_AFTER_S} s`,
       { 'Retry-After': String(RETRY_AFTER_S) })
   }
 }

@@ -11,7 +11,7 @@
  * the operator opens could read the feed. Accepted: no Origin (not a browser), the same origin
  * (Origin's host:port equals Host), and http.allowed_origins (scheme://host[:port], '*' = any).
  */
-import { isLoopbackHost } from './auth.js'
+import { isLoopbackHost } from '../net/loopback.js'
 
 export type HostCheck = (hostHeader: string) => boolean
 export type OriginCheck = (originHeader: string, hostHeader: string) => boolean

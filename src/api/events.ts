@@ -11,7 +11,7 @@ import { sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import { HOUR_MICROS, cursorMicros, cursorParam, encodeCursor, hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 import { machineEvents, type EventRow } from '../store/events.js'
 
 export const DEFAULT_EVENTS_LIMIT = 1_000

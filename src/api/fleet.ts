@@ -13,9 +13,10 @@
  */
 import { ApiErrorCode, HttpError, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
+import { isMachineId } from '../machine-id.js'
 import { hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 import { fleetLatest, machineStates, type FleetRow } from '../store/fleet.js'
 
 export interface FleetOptions {
@@ -48,9 +49,9 @@ function cursorId (ex: Exchange): string {
   if (raw === null || raw === '') return ''
   if (raw.length <= MAX_CURSOR_CHARS && /^[A-Za-z0-9_-]+$/.test(raw)) {
     const id = Buffer.from(raw, 'base64url').toString('utf8')
-    if (id.length > 0 && id.length <= 128 && !id.includes('\u0000') && fleetCursor(id) === raw) return id
+    if (isMachineId(id) && fleetCursor(id) === raw) return id
   }
-  throw new HttpError(400, ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
+  throw new HttpError(ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
 }
 
 export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: FleetOptions): Route[] {

@@ -8,50 +8,31 @@
  * Error body: {"error":{"code":"<ApiErrorCode>","message":"<for humans>"}}
  */
 import type { Logger } from 'pino'
+import { ApiErrorCode, apiError } from '../errors.js'
 import { sqlstateOf } from '../write/sqlstate.js'
 import type { HttpMetrics } from './http-metrics.js'
 import type { Uws } from './uws.js'
 
-/** The closed catalogue of API error codes (the `error.code` of every 4xx/5xx body). */
-export const ApiErrorCode = {
-  invalidParameter: 'invalid_parameter',
-  invalidCursor: 'invalid_cursor',
-  invalidJson: 'invalid_json',
-  validationFailed: 'validation_failed',
-  rangeTooLarge: 'range_too_large',
-  unauthorized: 'unauthorized',
-  notFound: 'not_found',
-  methodNotAllowed: 'method_not_allowed',
-  conflict: 'conflict',
-  payloadTooLarge: 'payload_too_large',
-  unsupportedMediaType: 'unsupported_media_type',
-  internal: 'internal',
-  databaseUnavailable: 'database_unavailable',
-  queryTimeout: 'query_timeout',
-  /** Every API database connection stayed busy for http.db_wait_ms (503 with Retry-After). */
-  apiBusy: 'api_busy',
-  /** Host header not allowed (no auth token: DNS rebinding guard, edge.ts). */
-  hostNotAllowed: 'host_not_allowed',
-  /** WebSocket upgrade from an Origin that is neither the same origin nor in http.allowed_origins. */
-  originNotAllowed: 'origin_not_allowed',
-} as const
-export type ApiErrorCode = typeof ApiErrorCode[keyof typeof ApiErrorCode]
+export { ApiErrorCode }
 
+type Headers = Readonly<Record<string, string>>
+
+/** An API error: a catalogued code (which fixes the status, errors.ts) and a message for humans. */
 export class HttpError extends Error {
   readonly status: number
   readonly code: ApiErrorCode
-  readonly headers: Readonly<Record<string, string>>
+  readonly headers: Headers
 
-  constructor (status: number, code: ApiErrorCode, message: string, headers: Record<string, string> = {}) {
+  constructor (code: ApiErrorCode, message: string, headers: Headers = {}) {
     super(message)
     this.name = 'HttpError'
-    this.status = status
     this.code = code
+    this.status = apiError(code).status
     this.headers = headers
   }
 }
 
-export const badParam = (message: string): HttpError => new HttpError(400, ApiErrorCode.invalidParameter, message)
+export const badParam = (message: string): HttpError => new HttpError(ApiErrorCode.invalidParameter, message)
 
 const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: '200 OK',
@@ -64,9 +45,13 @@ const STATUS_TEXT: Readonly<Record<number, string>> = {
   409: '409 Conflict',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
+  426: '426 Upgrade Required',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 }
+
+/** The HTTP status line uWS writes for a status, e.g. '404 Not Found'. */
+export const statusLine = (status: number): string => STATUS_TEXT[status] ?? String(status)
 
 export const JSON_TYPE = 'application/json'
 
@@ -74,21 +59,27 @@ export function errorBody (code: string, message: string): string {
   return JSON.stringify({ error: { code, message } })
 }
 
+/** The message of database_read_only: what to change, since retrying the same instance will not help. */
+export const READ_ONLY_MESSAGE = 'the API database is read-only (database.api_url points at a replica): writes need the primary; ' +
+  'send them to an instance without database.api_url, or write to the primary directly'
+
 /**
- * Maps a thrown value to an HttpError. Database failures become 503 (unavailable: SQLSTATE class
- * 08, 53, 57P0x, 42P01 before migrations, or a socket error) or 503 query_timeout (57014);
- * anything else is 500. The client sees our message only, never the database's.
+ * Maps a thrown value to an HttpError. Database failures become 503: database_unavailable
+ * (SQLSTATE class 08, 53, 57P0x, 42P01 before migrations, or a socket error), query_timeout
+ * (57014) or database_read_only (25006: a write on a hot-standby replica); anything else is 500.
+ * The client sees our message only, never the database's.
  */
 export function toHttpError (err: unknown): HttpError {
   if (err instanceof HttpError) return err
   const state = sqlstateOf(err)
-  if (state === '57014') return new HttpError(503, ApiErrorCode.queryTimeout, 'the query took longer than database.statement_timeout_ms; narrow the time range')
+  if (state === '57014') return new HttpError(ApiErrorCode.queryTimeout, 'the query took longer than database.statement_timeout_ms; narrow the time range')
+  if (state === '25006') return new HttpError(ApiErrorCode.databaseReadOnly, READ_ONLY_MESSAGE)
   // 42P01 (no such table): the API answered before start-up's migrations ran.
-  if (state === '42P01') return new HttpError(503, ApiErrorCode.databaseUnavailable, 'the service is starting; retry later')
+  if (state === '42P01') return new HttpError(ApiErrorCode.databaseUnavailable, 'the service is starting; retry later')
   if (state === undefined || state.startsWith('08') || state.startsWith('53') || state.startsWith('57P')) {
-    if (state !== undefined || isConnectionError(err)) return new HttpError(503, ApiErrorCode.databaseUnavailable, 'the database is unavailable; retry later')
+    if (state !== undefined || isConnectionError(err)) return new HttpError(ApiErrorCode.databaseUnavailable, 'the database is unavailable; retry later')
   }
-  return new HttpError(500, ApiErrorCode.internal, 'internal error')
+  return new HttpError(ApiErrorCode.internal, 'internal error')
 }
 
 function isConnectionError (err: unknown): boolean {
@@ -171,7 +162,7 @@ export class Exchange {
     this.#done = true
     const closeConnection = headers.Connection === 'close'
     this.#res.cork(() => {
-      this.#res.writeStatus(STATUS_TEXT[status] ?? String(status)).writeHeader('Content-Type', contentType)
+      this.#res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType)
       for (const [k, v] of Object.entries(headers)) if (k !== 'Connection') this.#res.writeHeader(k, v)
       this.#res.end(body, closeConnection)
     })
@@ -242,7 +233,7 @@ export class Exchange {
         }
       }
       res.cork(() => {
-        res.writeStatus(STATUS_TEXT[200] as string).writeHeader('Content-Type', JSON_TYPE)
+        res.writeStatus(statusLine(200)).writeHeader('Content-Type', JSON_TYPE)
         for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v)
         if (!pump()) res.onWritable(() => pump())
       })
@@ -270,7 +261,7 @@ export function readBody (ex: Exchange, maxBytes: number): Promise<Buffer> {
     const parts: Buffer[] = []
     let size = 0
     let over = false
-    ex.onAbort(() => reject(new HttpError(400, ApiErrorCode.invalidJson, 'request aborted')))
+    ex.onAbort(() => reject(new HttpError(ApiErrorCode.invalidJson, 'request aborted')))
     ex.res.onData((chunk, isLast) => {
       if (over) return
       size += chunk.byteLength
@@ -286,7 +277,7 @@ export function readBody (ex: Exchange, maxBytes: number): Promise<Buffer> {
 }
 
 export function tooLarge (maxBytes: number): HttpError {
-  return new HttpError(413, ApiErrorCode.payloadTooLarge, `request body exceeds ${maxBytes} bytes`, { Connection: 'close' })
+  return new HttpError(ApiErrorCode.payloadTooLarge, `request body exceeds ${maxBytes} bytes`, { Connection: 'close' })
 }
 
 /** Streamed pages are cut into chunks of about this many characters. */

@@ -4,7 +4,7 @@
  *   client → {"subscribe": ["CNC-001", …]} | {"subscribe": "*"} | {"unsubscribe": [...] | "*"}
  *   server → {"type":"subscribed","machines":"*" | [ids]}
  *            {"type":"readings","data":[Reading, …]}        (Reading: the shape of /machines/{id}/data)
- *            {"type":"error","code":"invalid_message" | "too_many_subscriptions","message":"…"}
+ *            {"type":"error","code":<LiveErrorCode>,"message":"…"}    (codes: errors.ts, LIVE_ERRORS)
  *
  * Topics: `m/<machine id>` per machine and `*` for everything; a "*" client holds only `*`, so it
  * never receives a reading twice. Readings are published from Pipeline.onCommitted, i.e. after
@@ -22,7 +22,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ParsedBatch } from '../contracts.js'
 import type { TokenCheck } from './auth.js'
 import type { HostCheck, OriginCheck } from './edge.js'
-import { ApiErrorCode, errorBody, JSON_TYPE } from './http.js'
+import { LiveErrorCode } from '../errors.js'
+import { isMachineId, MACHINE_ID_MAX_LENGTH } from '../machine-id.js'
+import { ApiErrorCode, errorBody, HttpError, JSON_TYPE, statusLine } from './http.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
 
@@ -47,10 +49,16 @@ export const LIVE_PATH = '/api/v1/live'
 export const SLOW_GRACE_MS = 1_000
 const ALL = '*'
 const MAX_CLIENT_MESSAGE = 64 * 1024
-/** 503 code when live.max_clients are connected (not in ApiErrorCode: only the upgrade answers it). */
-const LIVE_FULL = 'live_feed_full'
+/** An upgrade refused with a catalogued error (same body as every HTTP error, http.ts). */
+function answer (res: Uws.HttpResponse, err: HttpError): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(err.status)).writeHeader('Content-Type', JSON_TYPE)
+    for (const [k, v] of Object.entries(err.headers)) res.writeHeader(k, v)
+    res.end(errorBody(err.code, err.message))
+  })
+}
+
 export const topicOf = (id: string): string => 'm/' + id
-const validId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128 && !v.includes('\u0000')
 
 function createLiveMetrics (registry: Registry) {
   const registers = [registry]
@@ -104,27 +112,19 @@ export class LiveFeed {
         const host = req.getHeader('host')
         const origin = req.getHeader('origin')
         if (edge.hosts !== null && !edge.hosts(host)) {
-          this.#refuse(res, 'host', ApiErrorCode.hostNotAllowed, `Host ${JSON.stringify(host.slice(0, 100))} is not allowed without http.auth_token (add it to http.allowed_hosts)`)
+          this.#refuse(res, 'host', new HttpError(ApiErrorCode.hostNotAllowed, `Host ${JSON.stringify(host.slice(0, 100))} is not allowed without http.auth_token (add it to http.allowed_hosts)`))
           return
         }
         if (!edge.origins(origin, host)) {
-          this.#refuse(res, 'origin', ApiErrorCode.originNotAllowed, `Origin ${JSON.stringify(origin.slice(0, 200))} is not this server's origin nor in http.allowed_origins`)
+          this.#refuse(res, 'origin', new HttpError(ApiErrorCode.originNotAllowed, `Origin ${JSON.stringify(origin.slice(0, 200))} is not this server's origin nor in http.allowed_origins`))
           return
         }
         if (token !== null && !token(authorization) && !(queryToken !== null && token('Bearer ' + queryToken))) {
-          this.#metrics.refused.inc({ reason: 'unauthorized' })
-          res.cork(() => {
-            res.writeStatus('401 Unauthorized').writeHeader('Content-Type', JSON_TYPE).writeHeader('WWW-Authenticate', 'Bearer')
-              .end(errorBody(ApiErrorCode.unauthorized, 'missing or wrong bearer token (Authorization header or ?token=)'))
-          })
+          this.#refuse(res, 'unauthorized', new HttpError(ApiErrorCode.unauthorized, 'missing or wrong bearer token (Authorization header or ?token=)', { 'WWW-Authenticate': 'Bearer' }))
           return
         }
         if (this.#clients.size >= maxClients) {
-          this.#metrics.refused.inc({ reason: 'max_clients' })
-          res.cork(() => {
-            res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', JSON_TYPE).writeHeader('Retry-After', '5')
-              .end(errorBody(LIVE_FULL, `live feed is full (live.max_clients = ${maxClients})`))
-          })
+          this.#refuse(res, 'max_clients', new HttpError(ApiErrorCode.liveFeedFull, `live feed is full (live.max_clients = ${maxClients})`, { 'Retry-After': '5' }))
           return
         }
         res.upgrade<Client>({ all: false, machines: new Set(), overSince: 0 }, key, protocol, extensions, context)
@@ -142,17 +142,14 @@ export class LiveFeed {
     })
     // uWS hands a GET without the upgrade headers on to the next route with this pattern.
     app.get(LIVE_PATH, (res) => {
-      res.cork(() => {
-        res.writeStatus('426 Upgrade Required').writeHeader('Content-Type', JSON_TYPE).writeHeader('Upgrade', 'websocket')
-          .end(errorBody('upgrade_required', 'this is a WebSocket endpoint: connect with ws:// (see the README, "Live feed")'))
-      })
+      answer(res, new HttpError(ApiErrorCode.upgradeRequired, 'this is a WebSocket endpoint: connect with ws:// (see the README, "Live feed")', { Upgrade: 'websocket' }))
     })
     log.debug({ path: LIVE_PATH }, 'live feed attached')
   }
 
-  #refuse (res: Uws.HttpResponse, reason: 'host' | 'origin', code: string, message: string): void {
+  #refuse (res: Uws.HttpResponse, reason: 'host' | 'origin' | 'unauthorized' | 'max_clients', err: HttpError): void {
     this.#metrics.refused.inc({ reason })
-    res.cork(() => { res.writeStatus('403 Forbidden').writeHeader('Content-Type', JSON_TYPE).end(errorBody(code, message)) })
+    answer(res, err)
   }
 
   /**
@@ -249,21 +246,21 @@ export class LiveFeed {
 
   #onMessage (ws: Ws, text: string): void {
     const c = ws.getUserData()
-    const fail = (code: string, message: string): void => { ws.send(JSON.stringify({ type: 'error', code, message })) }
+    const fail = (code: LiveErrorCode, message: string): void => { ws.send(JSON.stringify({ type: 'error', code, message })) }
     let req: unknown
     try {
       req = JSON.parse(text)
     } catch {
-      fail('invalid_message', 'not JSON; send {"subscribe": ["CNC-001"]} or {"subscribe": "*"}')
+      fail(LiveErrorCode.invalidMessage, 'not JSON; send {"subscribe": ["CNC-001"]} or {"subscribe": "*"}')
       return
     }
     const body = (typeof req === 'object' && req !== null ? req : {}) as { subscribe?: unknown, unsubscribe?: unknown }
     const sub = body.subscribe
     const unsub = body.unsubscribe
-    const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(validId)
+    const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isMachineId)
     if ((sub === undefined && unsub === undefined) || (sub !== undefined && sub !== ALL && !isList(sub)) ||
       (unsub !== undefined && unsub !== ALL && !isList(unsub))) {
-      fail('invalid_message', 'expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (1–128 characters, no NUL)}')
+      fail(LiveErrorCode.invalidMessage, `expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (1–${MACHINE_ID_MAX_LENGTH} characters, no NUL)}`)
       return
     }
     if (unsub === ALL) {
@@ -283,7 +280,7 @@ export class LiveFeed {
       const fresh = new Set(sub.filter((id) => !c.machines.has(id)))
       const max = this.#opts.maxSubscriptionsPerClient
       if (c.machines.size + fresh.size > max) {
-        fail('too_many_subscriptions', `at most ${max} machines per client (live.max_subscriptions_per_client); use "*" for all`)
+        fail(LiveErrorCode.tooManySubscriptions, `at most ${max} machines per client (live.max_subscriptions_per_client); use "*" for all`)
         return
       }
       for (const id of fresh) { c.machines.add(id); ws.subscribe(topicOf(id)) }

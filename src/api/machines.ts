@@ -10,14 +10,14 @@
  * browsers.
  */
 import { Ajv, type ErrorObject } from 'ajv'
+import { MACHINE_ID_PATTERN } from '../machine-id.js'
 import { getMachine, insertMachine, listMachines, type NewMachine } from '../store/machines.js'
 import { ApiErrorCode, HttpError, readBody, tooLarge, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const MAX_BODY_BYTES = 65_536
-export const MACHINE_ID_PATTERN = '^[A-Za-z0-9._-]{1,128}$'
 
 /** Free text: no NUL (PostgreSQL text cannot store it), bounded length. */
 const text = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[^\\u0000]*$' }) as const
@@ -62,7 +62,7 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
     const id = ex.param(0, 'id')
     // An id that could never have been stored is simply not found (and never reaches SQL).
     const row = new RegExp(MACHINE_ID_PATTERN).test(id) ? await getMachine(store().db, id) : undefined
-    if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no machine ${JSON.stringify(id.slice(0, 128))}`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no machine ${JSON.stringify(id.slice(0, 128))}`)
     ex.json(200, row)
   }
 
@@ -82,9 +82,9 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
     try {
       value = JSON.parse(body.toString('utf8'))
     } catch {
-      throw new HttpError(400, ApiErrorCode.invalidJson, 'body is not valid JSON')
+      throw new HttpError(ApiErrorCode.invalidJson, 'body is not valid JSON')
     }
-    if (!validate(value)) throw new HttpError(400, ApiErrorCode.validationFailed, describe(validate.errors?.[0]))
+    if (!validate(value)) throw new HttpError(ApiErrorCode.validationFailed, describe(validate.errors?.[0]))
     const row = await insertMachine(store().db, {
       id: value.id,
       name: value.name,
@@ -93,7 +93,7 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
       max_spindle_speed_rpm: value.max_spindle_speed_rpm === 0 ? null : value.max_spindle_speed_rpm,
       axis_count: value.axis_count === 0 ? null : value.axis_count,
     })
-    if (row === undefined) throw new HttpError(409, ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
     ex.json(201, row)
   }
 

@@ -1,10 +1,9 @@
 /** OpenAPI fragments of GET /api/v1/alarms (issue 12), spread into openapi.ts like openapi-plant.ts. */
 import { ALARM_FIELDS, COMPARISONS, SEVERITIES } from '../config/schema.js'
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 import { DEFAULT_ALARMS_LIMIT, MAX_ALARMS_LIMIT } from './alarms.js'
+import { commonErrors, errorResponse, json, ref } from './openapi-errors.js'
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: unknown) => ({ 'application/json': { schema } })
-const error = (description: string) => ({ description, content: json(ref('Error')) })
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 
@@ -51,7 +50,7 @@ export const alarmPaths = {
       summary: 'Alarm episodes of the threshold rules (alarms.rules), newest first, in keyset pages',
       parameters: [
         q('active', { enum: ['true', 'false'] }, 'true: open episodes only; false: ended ones only; absent: both'),
-        q('machine_id', { type: 'string', minLength: 1, maxLength: 128 }, 'One machine'),
+        q('machine_id', MACHINE_ID_SCHEMA, 'One machine'),
         q('start_time', { type: 'string', format: 'date-time' }, 'Episodes still open or ended at or after this'),
         q('end_time', { type: 'string', format: 'date-time' }, 'Episodes started at or before this'),
         q('limit', { type: 'integer', minimum: 1, maximum: MAX_ALARMS_LIMIT, default: DEFAULT_ALARMS_LIMIT }, 'Episodes per page'),
@@ -59,10 +58,8 @@ export const alarmPaths = {
       ],
       responses: {
         200: { description: 'A page of episodes', content: json(ref('AlarmPage')) },
-        400: error('A parameter or the cursor is invalid (the message names it)'),
-        401: error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`'),
-        500: error('Internal error (never carries database text)'),
-        503: error('The database is unavailable or the query timed out (never carries database text)'),
+        ...commonErrors,
+        400: errorResponse(400, 'A parameter or the cursor is invalid (the message names it)'),
       },
     },
   },

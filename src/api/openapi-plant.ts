@@ -4,21 +4,17 @@
  */
 import { MAX_FLEET_RANGE_DAYS } from './availability.js'
 import { DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT } from './events.js'
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
+import { commonErrors, errorResponse, ok, ref } from './openapi-errors.js'
 import { MAX_RANGE_DAYS } from './params.js'
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: unknown) => ({ 'application/json': { schema } })
-const error = (description: string) => ({ description, content: json(ref('Error')) })
-const ok = (description: string, schema: unknown) => ({ description, content: json(schema) })
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
+const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
 const errors = {
-  400: error('A parameter is invalid (the message names it), or the window is too long (range_too_large)'),
-  401: error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`'),
-  500: error('Internal error (never carries database text)'),
-  503: error('The database is unavailable or the query timed out (never carries database text)'),
+  ...commonErrors,
+  400: errorResponse(400, 'A parameter is invalid (the message names it), or the window is too long (range_too_large)'),
 }
 
 const measures = {

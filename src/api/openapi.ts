@@ -3,17 +3,15 @@
  * checks that every mounted route is described here (and nothing else is), and that every status
  * the integration tests observe is a documented response of its operation.
  */
-import { MACHINE_ID_PATTERN, MAX_BODY_BYTES, newMachineSchema } from './machines.js'
+import { MACHINE_ID_PATTERN, MACHINE_ID_SCHEMA } from '../machine-id.js'
+import { MAX_BODY_BYTES, newMachineSchema } from './machines.js'
 import { COUNT_HEADER, DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
 import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
+import { commonErrors, errorResponse, errorSchema, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: unknown) => ({ 'application/json': { schema } })
-const error = (description: string) => ({ description, content: json(ref('Error')) })
-const ok = (description: string, schema: unknown) => ({ description, content: json(schema) })
 const num = { type: ['number', 'null'] }
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 /** Fields a dead letter has in the list and in its own route (which adds the whole payload). */
@@ -22,16 +20,25 @@ const rejectedFields = {
   received_at: ts,
   subject: { type: 'string' },
   stream_seq: { type: ['integer', 'null'] },
-  reason: { type: 'string' },
+  reason: rejectReasonSchema,
   detail: { type: 'string' },
 }
 
-const E400 = error('A parameter or the body is invalid; the message names it')
-const E401 = error('http.auth_token is set and the request lacks `Authorization: Bearer <token>`')
-const E503 = error('The database is unavailable (database_unavailable), the query timed out (query_timeout), or every API database connection stayed busy for http.db_wait_ms (api_busy, with Retry-After); never carries database text')
-const E500 = error('Internal error (never carries database text)')
+const { 400: E400, 401: E401, 500: E500, 503: E503 } = commonErrors
 
-const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } }
+/** Body of /readyz: facts in `details`, and what is not ready in `checks` (503 only); values are text. */
+const readiness = (status: 'ready' | 'not_ready') => ({
+  type: 'object',
+  required: status === 'ready' ? ['status', 'details'] : ['status', 'checks', 'details'],
+  properties: {
+    status: { const: status },
+    ...(status === 'ready' ? {} : { checks: { type: 'object', additionalProperties: { type: 'string' } } }),
+    details: { type: 'object', additionalProperties: { type: 'string' } },
+  },
+})
+const readinessAge = { 'X-Readiness-Age-Ms': { description: 'Age of the stored check in ms (-1 before the first)', schema: { type: 'integer' } } }
+
+const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
 const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
 
@@ -98,11 +105,7 @@ export const openApiDocument = withHead({
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {
-      Error: {
-        type: 'object',
-        required: ['error'],
-        properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } } },
-      },
+      Error: errorSchema,
       Machine: {
         type: 'object',
         required: ['id', 'name', 'location', 'controller_type', 'max_spindle_speed_rpm', 'axis_count', 'created_at', 'last_updated'],
@@ -245,14 +248,14 @@ export const openApiDocument = withHead({
   },
   security: [{ bearer: [] }],
   paths: {
-    '/livez': { get: { summary: 'Process is up', security: [], responses: { 200: ok('Up', { type: 'object' }) } } },
+    '/livez': { get: { summary: 'Process is up', security: [], responses: { 200: ok('Up', { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } }) } } },
     '/readyz': {
       get: {
         summary: 'Ready: NATS and PostgreSQL answer and the consumer runs',
         security: [],
         responses: {
-          200: ok('Ready; `details` gives the database mode (timescaledb, timescaledb-apache, postgres) and the pipeline state', { type: 'object' }),
-          503: ok('Not ready; `checks` names what is not', { type: 'object' }),
+          200: { ...ok('Ready; `details` gives the database mode (timescaledb, timescaledb-apache, postgres) and the pipeline state', readiness('ready')), headers: readinessAge },
+          503: { ...ok('Not ready; `checks` names what is not', readiness('not_ready')), headers: readinessAge },
         },
       },
     },
@@ -277,16 +280,16 @@ export const openApiDocument = withHead({
           201: ok('Stored', ref('Machine')),
           400: E400,
           401: E401,
-          409: error('A machine with this id exists'),
-          413: error(`Body over ${MAX_BODY_BYTES} bytes`),
-          415: error('Content-Type is neither JSON nor one read as JSON (or, from a browser, not application/json)'),
+          409: errorResponse(409, 'A machine with this id exists'),
+          413: errorResponse(413, `Body over ${MAX_BODY_BYTES} bytes`),
+          415: errorResponse(415, 'Content-Type is neither JSON nor one read as JSON (or, from a browser, not application/json)'),
           500: E500,
           503: E503,
         },
       },
     },
     '/api/v1/machines/{id}': {
-      get: { summary: 'One machine', parameters: [idParam], responses: { 200: ok('Machine', ref('Machine')), 400: E400, 401: E401, 404: error('No such machine'), 500: E500, 503: E503 } },
+      get: { summary: 'One machine', parameters: [idParam], responses: { 200: ok('Machine', ref('Machine')), 400: E400, 401: E401, 404: errorResponse(404, 'No such machine'), 500: E500, 503: E503 } },
     },
     '/api/v1/machines/{id}/data': {
       get: {
@@ -330,7 +333,7 @@ export const openApiDocument = withHead({
       get: {
         summary: 'The reading with the greatest timestamp (not the last to arrive)',
         parameters: [idParam],
-        responses: { 200: ok('Reading', ref('Reading')), 400: E400, 401: E401, 404: error('No readings for this machine'), 500: E500, 503: E503 },
+        responses: { 200: ok('Reading', ref('Reading')), 400: E400, 401: E401, 404: errorResponse(404, 'No readings for this machine'), 500: E500, 503: E503 },
       },
     },
     '/api/v1/rejected': {
@@ -347,7 +350,7 @@ export const openApiDocument = withHead({
       get: {
         summary: 'One dead letter with its whole payload',
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
-        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: error('No dead letter with this id'), 500: E500, 503: E503 },
+        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: errorResponse(404, 'No dead letter with this id'), 500: E500, 503: E503 },
       },
     },
     // Issue 7: fleet reads.

@@ -3,6 +3,7 @@
  * 2000-01-01Z, like the ingest parser), limits, machine ids, and opaque cursors (base64url JSON).
  * Every failure is a 400 whose message names the parameter and shows the expected form.
  */
+import { MACHINE_ID_RULE, isMachineId } from '../machine-id.js'
 import { parseRfc3339BigMicros } from '../parse/timestamp.js'
 import { ApiErrorCode, HttpError, badParam, type Exchange } from './http.js'
 
@@ -58,10 +59,10 @@ export function enumParam<T extends string> (ex: Exchange, name: string, allowed
   return raw as T
 }
 
-/** Machine ids as ingest stores them: 1–128 characters, no NUL (PostgreSQL text cannot hold it). */
+/** The {id} path parameter: a machine id (machine-id.ts). */
 export function machineIdParam (ex: Exchange): string {
   const id = ex.param(0, 'id')
-  if (id.length === 0 || id.length > 128 || id.includes('\u0000')) throw badParam('id must be 1–128 characters without NUL')
+  if (!isMachineId(id)) throw badParam(`id must be ${MACHINE_ID_RULE}`)
   return id
 }
 
@@ -86,7 +87,7 @@ export function cursorParam<T> (ex: Exchange, check: (v: Record<string, unknown>
       if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) value = check(parsed as Record<string, unknown>)
     } catch { /* falls through to the 400 */ }
   }
-  if (value === null) throw new HttpError(400, ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
+  if (value === null) throw new HttpError(ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
   return value
 }
 
@@ -112,7 +113,7 @@ export const MAX_RANGE_DAYS = 366
 export function checkRange (start: bigint, end: bigint, onRefused: () => void, maxDays = MAX_RANGE_DAYS): void {
   if (end - start <= BigInt(maxDays) * 24n * HOUR_MICROS) return
   onRefused()
-  throw new HttpError(400, ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${maxDays} days; page through shorter windows`)
+  throw new HttpError(ApiErrorCode.rangeTooLarge, `end_time - start_time exceeds ${maxDays} days; page through shorter windows`)
 }
 
 /** 400 when start_time is after end_time. */

@@ -10,7 +10,18 @@
  * Readiness.now(), when given, is evaluated on every request and merged over the stored result:
  * cheap facts (the service started draining) must not wait for the next refresh.
  */
-import type { Readiness } from './server.js'
+/** What the service reports to /readyz (service.ts implements it). */
+export interface Readiness {
+  /** null when ready; otherwise what is not, e.g. { database: 'unavailable' }. */
+  check (): Promise<Record<string, string> | null>
+  /** Facts reported with every answer, e.g. { database_mode: 'timescaledb' }. */
+  details (): Record<string, string>
+  /**
+   * Optional, synchronous and cheap: problems known at once (e.g. { service: 'draining' }), merged
+   * over check()'s last answer on every /readyz (check() itself runs in the background, this file).
+   */
+  now? (): Record<string, string> | null
+}
 
 /** How often the stored answer is refreshed. */
 export const READY_REFRESH_MS = 1_000

@@ -18,7 +18,7 @@ import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
 import { latestReading, type ReadingRow } from '../store/readings.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_LIMIT = 1_000
 export const MAX_LIMIT = 10_000
@@ -157,7 +157,7 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
   async function getLatest (ex: Exchange): Promise<void> {
     const id = machineIdParam(ex)
     const row = await latestReading(store().db, id)
-    if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
     ex.send(200, readingJson(JSON.stringify(id), row))
   }
 

@@ -13,7 +13,7 @@ import { PREVIEW_BYTES, rejectedOne, rejectedPage, type RejectedRow } from '../s
 import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import { cursorMicros, cursorParam, encodeCursor, intParam } from './params.js'
 import type { Route } from './router.js'
-import type { StoreAccess } from './server.js'
+import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_REJECTED_LIMIT = 100
 export const MAX_REJECTED_LIMIT = 1_000
@@ -69,7 +69,7 @@ export function rejectedRoutes (store: StoreAccess): Route[] {
     const id = ex.param(0, 'id')
     if (!validId(id)) throw badParam('id must be the integer id of a dead letter (from /api/v1/rejected)')
     const row = await rejectedOne(store().db, id)
-    if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no dead letter ${id}`)
+    if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no dead letter ${id}`)
     const p = encode(row[6], false)
     ex.send(200, JSON.stringify({ ...fields(row), payload_encoding: p.encoding, payload: p.text }))
   }

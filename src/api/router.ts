@@ -7,7 +7,7 @@
 import type { Logger } from 'pino'
 import type { TokenCheck } from './auth.js'
 import { headResponse } from './head.js'
-import { ApiErrorCode, Exchange, HttpError, errorBody, JSON_TYPE } from './http.js'
+import { ApiErrorCode, Exchange, HttpError } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import type { Uws } from './uws.js'
 
@@ -42,7 +42,7 @@ const LENIENT_TYPES = new Set(['', 'application/x-www-form-urlencoded', 'text/pl
 function mediaTypeRefusal (contentType: string, origin: string): HttpError | null {
   const type = (contentType.split(';')[0] ?? '').trim().toLowerCase()
   if (JSON_TYPE_RE.test(type) || (LENIENT_TYPES.has(type) && origin === '')) return null
-  return new HttpError(415, ApiErrorCode.unsupportedMediaType, type === '' || LENIENT_TYPES.has(type)
+  return new HttpError(ApiErrorCode.unsupportedMediaType, type === '' || LENIENT_TYPES.has(type)
     ? 'Content-Type must be application/json for requests from a browser (Origin present)'
     : `Content-Type must be application/json; got ${JSON.stringify(type.slice(0, 64))}`)
 }
@@ -68,7 +68,7 @@ export function mount (app: Uws.TemplatedApp, routes: readonly Route[], opts: Mo
       const ex = exchange(res, req, r.pattern, head ? 'HEAD' : r.method, paramCount)
       if (r.auth && token !== null && !token(ex.headers.authorization)) {
         metrics.refused.inc({ reason: 'unauthorized' })
-        ex.fail(new HttpError(401, ApiErrorCode.unauthorized, 'missing or wrong bearer token (Authorization: Bearer <http.auth_token>)', { 'WWW-Authenticate': 'Bearer' }))
+        ex.fail(new HttpError(ApiErrorCode.unauthorized, 'missing or wrong bearer token (Authorization: Bearer <http.auth_token>)', { 'WWW-Authenticate': 'Bearer' }))
         return
       }
       const refusal = r.method === 'POST' ? mediaTypeRefusal(ex.headers.contentType, req.getHeader('origin')) : null
@@ -95,11 +95,11 @@ export function mount (app: Uws.TemplatedApp, routes: readonly Route[], opts: Mo
     const allow = methods.join(', ')
     app.any(pattern, (res, req) => {
       const ex = exchange(res, req, pattern, methodLabel(req.getCaseSensitiveMethod()), 0)
-      ex.send(405, errorBody(ApiErrorCode.methodNotAllowed, `${ex.method} is not allowed here; allowed: ${allow}`), JSON_TYPE, { Allow: allow })
+      ex.fail(new HttpError(ApiErrorCode.methodNotAllowed, `${ex.method} is not allowed here; allowed: ${allow}`, { Allow: allow }))
     })
   }
   app.any('/*', (res, req) => {
     const ex = exchange(res, req, UNMATCHED, methodLabel(req.getCaseSensitiveMethod()), 0)
-    ex.send(404, errorBody(ApiErrorCode.notFound, 'no such route'))
+    ex.fail(new HttpError(ApiErrorCode.notFound, 'no such route'))
   })
 }

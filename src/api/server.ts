@@ -4,10 +4,8 @@
  * uWS rules (shared/STYLE.md): every request becomes an Exchange, which registers onAborted before
  * any handler code runs and writes inside cork(); handlers read req only synchronously.
  */
-import type pg from 'pg'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import type { BucketQuery } from '../store/buckets.js'
 import { ErrorCode, ServiceError } from '../errors.js'
 import { tokenCheck } from './auth.js'
 import { healthRoutes } from './health.js'
@@ -16,10 +14,11 @@ import { createHttpMetrics, type HttpMetrics } from './http-metrics.js'
 import { DbGate } from './db-gate.js'
 import { hostCheck, originCheck, type HostCheck } from './edge.js'
 import { machineRoutes } from './machines.js'
-import { ReadinessCache } from './readiness-cache.js'
+import { ReadinessCache, type Readiness } from './readiness-cache.js'
 import { readingRoutes } from './readings.js'
 import { rejectedRoutes } from './rejected.js'
 import { mount, type Route } from './router.js'
+import type { Store, StoreAccess } from './store-access.js'
 import { loadNativeUws, type Uws } from './uws.js'
 // Live feed, fleet reads and the operator page (issue 7).
 import { fleetRoutes, type FleetOptions } from './fleet.js'
@@ -30,29 +29,10 @@ import { availabilityRoutes, type PlantOptions } from './availability.js'
 import { eventRoutes } from './events.js'
 import { alarmRoutes } from './alarms.js'
 
+export type { Readiness, Store }
+
 /** uWS ListenOptions value (the native module exports it; the typings only as an enum type). */
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1
-
-export interface Readiness {
-  /** null when ready; otherwise what is not, e.g. { database: 'unavailable' }. */
-  check (): Promise<Record<string, string> | null>
-  /** Facts reported with every answer, e.g. { database_mode: 'timescaledb' }. */
-  details (): Record<string, string>
-  /**
-   * Optional, synchronous and cheap: problems known at once (e.g. { service: 'draining' }), merged
-   * over check()'s last answer on every /readyz (check() itself runs in the background, readiness-cache.ts).
-   */
-  now? (): Record<string, string> | null
-}
-
-/** The API's database access once start-up has made it (the server listens before). */
-export interface Store {
-  readonly db: pg.Pool
-  readonly buckets: BucketQuery
-}
-
-/** Returns the store or throws 503 while the database is not connected yet. */
-export type StoreAccess = () => Store
 
 export interface ServerDeps {
   readonly host: string
@@ -92,7 +72,7 @@ function guarded (r: Route, gate: DbGate, hosts: HostCheck | null, metrics: Http
     handler: (ex) => {
       if (r.auth && hosts !== null && !hosts(ex.headers.host)) {
         metrics.refused.inc({ reason: 'host' })
-        throw new HttpError(403, ApiErrorCode.hostNotAllowed,
+        throw new HttpError(ApiErrorCode.hostNotAllowed,
           `Host ${JSON.stringify(ex.headers.host.slice(0, 100))} is not allowed without http.auth_token: use a loopback address, or add the name to http.allowed_hosts`)
       }
       return gate.context.run({ heavy, onAbort: (cb) => ex.onAbort(cb) }, () => r.handler(ex))
@@ -124,7 +104,7 @@ export class ApiServer {
     let gated: { readonly from: Store, readonly to: Store } | undefined
     const store: StoreAccess = () => {
       const s = this.#deps.store()
-      if (s === undefined) throw new HttpError(503, ApiErrorCode.databaseUnavailable, 'the service is starting; the database is not connected yet')
+      if (s === undefined) throw new HttpError(ApiErrorCode.databaseUnavailable, 'the service is starting; the database is not connected yet')
       if (gated?.from !== s) gated = { from: s, to: { db: gate.wrap(s.db), buckets: s.buckets } }
       return gated.to
     }
@@ -155,7 +135,7 @@ export class ApiServer {
     await new Promise<void>((resolve, reject) => {
       listen.call(app, host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
         if (socket === false) {
-          reject(new ServiceError(ErrorCode.httpListenFailed, `http: cannot listen on ${host}:${port}: address in use (another process holds the port) or not permitted`, { transient: false }))
+          reject(new ServiceError(ErrorCode.httpListenFailed, `http: cannot listen on ${host}:${port}: address in use (another process holds the port) or not permitted`))
           return
         }
         this.#listenSocket = socket

@@ -19,6 +19,6 @@ export function loadNativeUws (): typeof Uws {
     throw new ServiceError(ErrorCode.uwsFallback,
       `uWebSockets.js native binary did not load (${binary}: ${(err as Error).message.split('\n')[0]}); ` +
       'this build needs Node 20 on x86_64/arm64 Linux with glibc — refusing to run on the slow fallback',
-      { transient: false, cause: err })
+      { cause: err })
   }
 }

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Ajv } from 'ajv'
 import { parse as parseYaml } from 'yaml'
-import { isLoopbackHost } from '../api/auth.js'
+import { ErrorCode } from '../errors.js'
+import { isLoopbackHost } from '../net/loopback.js'
 import { configSchema, type Config } from './schema.js'
 import { CalendarError, ShiftCalendar } from '../time/shift-calendar.js'
 import { isTimeZone } from '../time/zoned.js'
@@ -15,7 +16,7 @@ import { isTimeZone } from '../time/zoned.js'
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../configs/config.yaml', import.meta.url))
 
 export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID'
+  readonly code = ErrorCode.configInvalid
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }

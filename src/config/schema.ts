@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os'
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 import type { ShiftConfig } from '../time/shift-calendar.js'
 
 /**
@@ -407,7 +408,7 @@ export const configSchema = {
               min_duration_seconds: { type: 'number', minimum: 0, maximum: 86_400, default: 0 },
               clear_hysteresis: { type: 'number', minimum: 0, default: 0 },
               severity: { enum: SEVERITIES, default: 'warning' },
-              machines: { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 128 } },
+              machines: { type: 'array', maxItems: 1000, items: MACHINE_ID_SCHEMA },
             },
           },
         },

@@ -3,6 +3,8 @@
  * validation code at build time (src/parse/generated/), so workers never run the ajv compiler.
  * The timestamp is checked as a string here and parsed exactly (to the microsecond) in timestamp.ts.
  */
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
+
 const optionalNumber = { type: ['number', 'null'] } as const
 
 export const readingSchema = {
@@ -10,7 +12,7 @@ export const readingSchema = {
   type: 'object',
   required: ['machine_id', 'timestamp', 'temperature', 'spindle_speed'],
   properties: {
-    machine_id: { type: 'string', minLength: 1, maxLength: 128 },
+    machine_id: MACHINE_ID_SCHEMA,
     timestamp: { type: 'string', minLength: 20, maxLength: 64 },
     temperature: { type: 'number' },
     spindle_speed: { type: 'number' },
