@@ -116,6 +116,8 @@ export function loadConfig (argv: readonly string[] = process.argv.slice(2), env
   const doc = readYaml(file, explicit)
   const sources = new Map<string, string>()
   applyEnv(doc, env, sources)
+  // Whether parser_threads was chosen (file or environment) or is the default: checkRelations derives it then.
+  const threadsChosen = (doc.ingest as Record<string, Json> | undefined)?.parser_threads !== undefined
   if (!validate(doc)) {
     const e = validate.errors?.[0]
     const path = (e?.instancePath ?? '').slice(1).replaceAll('/', '.')
@@ -133,12 +135,15 @@ export function loadConfig (argv: readonly string[] = process.argv.slice(2), env
     throw new ConfigError(`config: ${key || '(root)'}: ${reason} (from ${from})`)
   }
   const config = doc as unknown as Config
-  checkRelations(config, sources, file)
+  checkRelations(config, sources, file, threadsChosen)
   return deepFreeze(config)
 }
 
+/** Largest nats.max_payload_bytes decoded on the ingest thread (ingest.parser_threads 0). */
+const IN_THREAD_MAX_PAYLOAD = 1_048_576
+
 /** Rules that span keys, which the schema cannot say. */
-function checkRelations (c: Config, sources: Map<string, string>, file: string): void {
+function checkRelations (c: Config, sources: Map<string, string>, file: string, threadsChosen: boolean): void {
   const fail = (key: string, reason: string): never => {
     throw new ConfigError(`config: ${key}: ${reason} (from ${sources.get(key) ?? file})`)
   }
@@ -148,6 +153,14 @@ function checkRelations (c: Config, sources: Map<string, string>, file: string):
   }
   if (c.nats.max_deliver <= c.nats.backoff_ms.length) {
     fail('nats.max_deliver', `must be greater than the number of nats.backoff_ms delays (${c.nats.backoff_ms.length})`)
+  }
+  // Decoding on the ingest thread has no worker heap bound around it: a hostile payload near 8 MB takes
+  // ~115 MB of heap to parse (parse/parser-pool.ts). Past 1 MiB the default becomes one worker.
+  if (c.ingest.parser_threads === 0 && c.nats.max_payload_bytes > IN_THREAD_MAX_PAYLOAD) {
+    if (threadsChosen) {
+      fail('ingest.parser_threads', `0 (decode on the ingest thread) allows payloads up to ${IN_THREAD_MAX_PAYLOAD} bytes; nats.max_payload_bytes is ${c.nats.max_payload_bytes}: use 1 or more`)
+    }
+    (c.ingest as { parser_threads: number }).parser_threads = 1
   }
   const ruleNames = c.alarms.rules.map((r) => r.name)
   const twice = ruleNames.find((n, i) => ruleNames.indexOf(n) !== i)

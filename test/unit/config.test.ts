@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, it } from 'node:test'
 import { parseCli, usage } from '../../src/config/cli.js'
 import { ConfigError, loadConfig } from '../../src/config/load.js'
-import { configSchema } from '../../src/config/schema.js'
+import { configSchema, defaultParserThreads } from '../../src/config/schema.js'
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url))
 
@@ -42,6 +42,18 @@ describe('configuration', () => {
     assert.equal(c.log.format, 'json')
     assert.equal(c.startup.wait_ms, 60_000)
     assert.ok(Object.isFrozen(c) && Object.isFrozen(c.nats))
+  })
+
+  it('picks parser threads by cores, and a worker for payloads too large to decode on the ingest thread', () => {
+    const none = yamlFile('')
+    assert.equal(loadConfig(['--config', none], {}).ingest.parser_threads, defaultParserThreads(availableParallelism()))
+    assert.equal(defaultParserThreads(2), 0)
+    assert.equal(defaultParserThreads(4), 1)
+    assert.equal(defaultParserThreads(8), 2)
+    const big = { CNC_NATS_MAX_PAYLOAD_BYTES: '4194304' }
+    assert.ok(loadConfig(['--config', none], big).ingest.parser_threads >= 1)
+    assert.match(refusal(['--config', none], { ...big, CNC_INGEST_PARSER_THREADS: '0' }), /^config: ingest\.parser_threads: 0 \(decode on the ingest thread\) allows payloads up to 1048576 bytes/)
+    assert.equal(loadConfig(['--config', none], { CNC_INGEST_PARSER_THREADS: '0' }).ingest.parser_threads, 0)
   })
 
   it('layers the YAML file, then CNC_SECTION_KEY variables', () => {
