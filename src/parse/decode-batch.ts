@@ -25,55 +25,93 @@ const BRACE = 0x7b
 const encoder = new BinaryRowEncoder()
 
 export function decodeBatch (raw: RawBatch): ParsedBatch {
-  const { bytes, offsets, count, maxPayloadBytes } = raw
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  const out = new Rows(count)
-  const rejections: Rejection[] = []
-  encoder.reset(bytes.byteLength + 1024)
+  const d = new BatchDecode(raw)
+  d.step(Infinity)
+  return d.result()
+}
 
-  const oversized = raw.oversized ?? []
-  let nextOver = 0
+/**
+ * decodeBatch on the ingest thread (parser_threads 0), in slices of about `sliceBytes` of payload with
+ * `pause()` (a turn of the event loop) between them, so a batch of 30,000 array readings never holds
+ * the thread (acks, API, live feed) for its whole decode. Callers must not overlap two of these: the
+ * encoder is shared (parser-pool.ts runs them one after another).
+ */
+export async function decodeBatchInSlices (raw: RawBatch, sliceBytes: number, pause: () => Promise<void>): Promise<ParsedBatch> {
+  const d = new BatchDecode(raw)
+  while (!d.step(sliceBytes)) await pause()
+  return d.result()
+}
 
-  for (let i = 0; i < count; i++) {
-    const start = offsets[i] as number
-    const end = offsets[i + 1] as number
-    const over = oversized[nextOver]
-    if (over !== undefined && over.index === i) {
-      nextOver++
-      rejections.push({ index: i, code: RejectCode.payloadTooLarge, detail: tooLarge(over.length, maxPayloadBytes, over, end - start) })
-      continue
-    }
-    if (end - start > maxPayloadBytes) {
-      rejections.push({ index: i, code: RejectCode.payloadTooLarge, detail: tooLarge(end - start, maxPayloadBytes) })
-      continue
-    }
-    const mark = encoder.length
-    const rowMark = out.count
-    const rejectMark = rejections.length
-    try {
-      decodeMessage(buf, start, end, i, out, rejections)
-    } catch (err) {
-      // Not the message's fault as far as we know, but the same bytes would fail again: dead-letter
-      // this one message (its bytes are kept) rather than fail the batch forever.
-      encoder.rewind(mark)
-      out.count = rowMark
-      rejections.length = rejectMark
-      rejections.push({ index: i, code: RejectCode.decodeFailed, detail: `the decoder failed: ${errorText(err)}` })
-    }
+/** One batch's decode, resumable message by message. */
+class BatchDecode {
+  readonly #raw: RawBatch
+  readonly #buf: Buffer
+  readonly #out: Rows
+  readonly #rejections: Rejection[] = []
+  #next = 0
+  #nextOver = 0
+
+  constructor (raw: RawBatch) {
+    this.#raw = raw
+    this.#buf = Buffer.from(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.byteLength)
+    this.#out = new Rows(raw.count)
+    encoder.reset(raw.bytes.byteLength + 1024)
   }
 
-  const rows = out.count
-  return {
-    copy: encoder.take(),
-    rowEnds: out.rowEnds.subarray(0, rows),
-    rowMessage: out.rowMessage.subarray(0, rows),
-    rowSpan: out.rowSpan.subarray(0, 2 * rows),
-    rowTimeMs: out.rowTimeMs.subarray(0, rows),
-    rowMachine: out.rowMachine.subarray(0, rows),
-    machines: out.machines,
-    rejections,
-    bytes,
-    offsets,
+  /** Decodes messages until about `maxBytes` of payload are done; true when the batch is. */
+  step (maxBytes: number): boolean {
+    const { offsets, count, maxPayloadBytes } = this.#raw
+    const oversized = this.#raw.oversized ?? []
+    const out = this.#out
+    const rejections = this.#rejections
+    const until = (offsets[this.#next] as number) + maxBytes
+    let i = this.#next
+    for (; i < count && (offsets[i] as number) < until; i++) {
+      const start = offsets[i] as number
+      const end = offsets[i + 1] as number
+      const over = oversized[this.#nextOver]
+      if (over !== undefined && over.index === i) {
+        this.#nextOver++
+        rejections.push({ index: i, code: RejectCode.payloadTooLarge, detail: tooLarge(over.length, maxPayloadBytes, over, end - start) })
+        continue
+      }
+      if (end - start > maxPayloadBytes) {
+        rejections.push({ index: i, code: RejectCode.payloadTooLarge, detail: tooLarge(end - start, maxPayloadBytes) })
+        continue
+      }
+      const mark = encoder.length
+      const rowMark = out.count
+      const rejectMark = rejections.length
+      try {
+        decodeMessage(this.#buf, start, end, i, out, rejections)
+      } catch (err) {
+        // Not the message's fault as far as we know, but the same bytes would fail again: dead-letter
+        // this one message (its bytes are kept) rather than fail the batch forever.
+        encoder.rewind(mark)
+        out.count = rowMark
+        rejections.length = rejectMark
+        rejections.push({ index: i, code: RejectCode.decodeFailed, detail: `the decoder failed: ${errorText(err)}` })
+      }
+    }
+    this.#next = i
+    return i >= count
+  }
+
+  result (): ParsedBatch {
+    const out = this.#out
+    const rows = out.count
+    return {
+      copy: encoder.take(),
+      rowEnds: out.rowEnds.subarray(0, rows),
+      rowMessage: out.rowMessage.subarray(0, rows),
+      rowSpan: out.rowSpan.subarray(0, 2 * rows),
+      rowTimeMs: out.rowTimeMs.subarray(0, rows),
+      rowMachine: out.rowMachine.subarray(0, rows),
+      machines: out.machines,
+      rejections: this.#rejections,
+      bytes: this.#raw.bytes,
+      offsets: this.#raw.offsets,
+    }
   }
 }
 

@@ -5,7 +5,8 @@
  */
 import { Piscina } from 'piscina'
 import type { ParsedBatch, RawBatch } from '../contracts.js'
-import { decodeBatch } from './decode-batch.js'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { decodeBatchInSlices } from './decode-batch.js'
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
 const WORKER_FILE = new URL(`./parse-worker${ext}`, import.meta.url).href
@@ -19,9 +20,14 @@ const WORKER_FILE = new URL(`./parse-worker${ext}`, import.meta.url).href
  */
 export const WORKER_HEAP_MB = 512
 
+/** Payload bytes decoded per event-loop turn on the ingest thread (≈ 1–3 ms of work). */
+const SLICE_BYTES = 256 * 1024
+
 export class ParserPool {
   /** Undefined with 0 threads: batches are decoded on the calling (ingest) thread. */
   readonly #pool: Piscina<RawBatch, ParsedBatch> | undefined
+  /** In-thread decodes run one after another (they share the encoder). */
+  #inThread: Promise<unknown> = Promise.resolve()
   #closed = false
 
   /**
@@ -49,12 +55,10 @@ export class ParserPool {
 
   parse (raw: RawBatch): Promise<ParsedBatch> {
     if (this.#pool === undefined) {
-      // In-thread: a failure rejects the promise, as a worker's would (the pipeline retries the batch).
-      try {
-        return Promise.resolve(decodeBatch(raw))
-      } catch (err) {
-        return Promise.reject(err)
-      }
+      // In-thread, in slices, one batch at a time; a failure rejects, as a worker's would (the pipeline retries the batch).
+      const run = this.#inThread.then(() => decodeBatchInSlices(raw, SLICE_BYTES, nextTurn))
+      this.#inThread = run.catch(() => {})
+      return run
     }
     return this.#pool.run(raw, { transferList: [raw.bytes.buffer as ArrayBuffer, raw.offsets.buffer as ArrayBuffer] })
   }
@@ -64,6 +68,7 @@ export class ParserPool {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    await this.#inThread
     await this.#pool?.close()
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { decodeBatch } from '../../src/parse/decode-batch.js'
+import { decodeBatch, decodeBatchInSlices } from '../../src/parse/decode-batch.js'
 import { BAD_PAYLOADS, json, pack, reading } from '../helpers/payloads.js'
 
 describe('decodeBatch', () => {
@@ -97,5 +97,22 @@ describe('decodeBatch', () => {
       assert.equal(out.rowEnds[999], out.copy.byteLength)
       assert.equal(out.machines.length, 100)
     })
+  })
+
+  it('decodes in slices exactly as in one go', async () => {
+    const payloads = [
+      ...Array.from({ length: 30 }, (_, n) => json(reading(`S-${n % 4}`, n))),
+      ...BAD_PAYLOADS.map((b) => b.payload),
+      json([reading('S-A', 1), { bad: true }, reading('S-A', 2)]),
+    ]
+    const whole = decodeBatch(pack(payloads))
+    let pauses = 0
+    const sliced = await decodeBatchInSlices(pack(payloads), 100, async () => { pauses++ })
+    assert.ok(pauses > 10, `paused ${pauses} times`)
+    assert.deepEqual(Buffer.from(sliced.copy), Buffer.from(whole.copy))
+    assert.deepEqual([...sliced.rowMessage], [...whole.rowMessage])
+    assert.deepEqual([...sliced.rowSpan], [...whole.rowSpan])
+    assert.deepEqual(sliced.rejections, whole.rejections)
+    assert.deepEqual(sliced.machines, whole.machines)
   })
 })

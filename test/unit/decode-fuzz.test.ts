@@ -158,4 +158,24 @@ describe('decodeBatch under fuzzing', () => {
       }), { numRuns: Math.ceil(RUNS / 6) })
     })
   })
+
+  describe('on the ingest thread (parser_threads 0: in slices, one batch at a time)', () => {
+    const pool = new ParserPool(0, 4)
+    after(async () => { await pool.close() })
+
+    it('answers every fuzzed batch exactly as one decode does, also when several overlap', async () => {
+      await fc.assert(fc.asyncProperty(fc.array(batchArb, { minLength: 1, maxLength: 3 }), async (batches) => {
+        const expected = batches.map((payloads) => {
+          const out = decodeBatch(pack(payloads))
+          return { answer: classify(out, payloads.length), copy: Buffer.from(out.copy) }
+        })
+        // Started together: the pool must run them one after another (they share the encoder).
+        const outs = await Promise.all(batches.map((payloads) => pool.parse(pack(payloads))))
+        outs.forEach((out, k) => {
+          assert.deepEqual(classify(out, (batches[k] as unknown[]).length), expected[k]?.answer)
+          assert.deepEqual(Buffer.from(out.copy), expected[k]?.copy)
+        })
+      }), { numRuns: Math.ceil(RUNS / 6) })
+    })
+  })
 })
