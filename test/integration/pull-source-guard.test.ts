@@ -20,7 +20,8 @@ describe('pull source callback guard', () => {
   afterEach(async () => { await t.cleanup() })
 
   it('logs an exception thrown while taking a message in, and the message comes back', async () => {
-    const cfg = t.config({ CNC_NATS_ACK_WAIT_MS: '1000', CNC_NATS_BACKOFF_MS: '1000' })
+    // The test acks each message itself: the consumer must be created with per-message acks.
+    const cfg = t.config({ CNC_NATS_ACK_POLICY: 'explicit', CNC_NATS_ACK_WAIT_MS: '1000', CNC_NATS_BACKOFF_MS: '1000' })
     await ensureConsumer(t.jsm, cfg, pino({ level: 'silent' }))
     const lines: string[] = []
     const log = pino({ level: 'error' }, new Writable({ write (chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done() } }))
