@@ -7,10 +7,11 @@ import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import { connect as netConnect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 type ErrorBody = { error: { code: string, message: string } }
 
@@ -30,8 +31,7 @@ describe('machines, rejected, health and errors', () => {
 
   before(async () => {
     t = await createTestEnv('APIROUTES')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {
