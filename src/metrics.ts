@@ -1,6 +1,11 @@
 /**
  * The prom-client registry and the pipeline's instruments. Names follow Prometheus conventions
  * (`_total` counters, `_seconds` durations); the HTTP layer adds its own in api/.
+ *
+ * Naming invariant: the default Node.js and process metrics keep their standard, unprefixed names
+ * (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`,
+ * `nodejs_heap_size_used_bytes`, …) because stock Node.js dashboards and alert rules query exactly
+ * those; every metric of this service's own starts with `cnc_`.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
@@ -20,7 +25,7 @@ export function createMetrics () {
   const startedAt = Date.now()
   const health: IngestHealth = { lastCommitAt: () => 0, lastWriteOkAt: () => 0, stalled: () => false, replicaLagSeconds: () => null }
   const age = (at: number): number => (Date.now() - (at > 0 ? at : startedAt)) / 1000
-  collectDefaultMetrics({ register: registry, prefix: 'cnc_' })
+  collectDefaultMetrics({ register: registry })
   const reg = [registry]
   return {
     registry,

@@ -1,10 +1,13 @@
 /**
- * Boot and shutdown of the whole service, usable in-process by tests.
+ * Boot and shutdown of the whole service, usable in-process by tests. This file only wires: each
+ * part owns its own start/close, and here stands the order.
  *
- *   start: database (create if missing) → features → migrations → NATS → stream + consumer
- *          → parser workers → writer → pipeline → pull consumer → HTTP server
- *   close: readiness off → stop pulling → drain the pipeline (commit + ack what is in flight)
- *          → workers → NATS drain → database pools; in reverse order of start.
+ *   start: HTTP server (/livez, /readyz) → database (create if missing) → features → migrations
+ *          → NATS → stream + consumer → parser workers → writer → pipeline → alarms → pull consumer
+ *          → watchers (NATS status, leader elections, max deliveries) → ingest summary, ledger
+ *          pruning, retention
+ *   close: readiness off → periodic tasks → stop pulling → drain the pipeline (commit + ack what is
+ *          in flight) → workers → HTTP server → NATS drain → database pools; in reverse order of start.
  */
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
@@ -18,9 +21,11 @@ import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
 import { ensureConsumer, ensureStream, messageExists, streamLimits } from './ingest/jetstream-setup.js'
 import { LeaderWatch } from './ingest/leader-watch.js'
+import { NatsWatch } from './ingest/nats-watch.js'
 import { PullSource } from './ingest/pull-source.js'
 import { StreamIdentity } from './ingest/stream-identity.js'
 import { createMetrics, type Metrics } from './metrics.js'
+import { IngestSummary } from './ops/ingest-summary.js'
 import { ParserPool } from './parse/parser-pool.js'
 import { Pipeline } from './pipeline.js'
 import { Readiness } from './readiness.js'
@@ -29,7 +34,8 @@ import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.j
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
-import { committedThrough, pruneLedger, pruneOldIdentities, recordCommitted } from './write/ledger.js'
+import { committedThrough, recordCommitted } from './write/ledger.js'
+import { LedgerPruning } from './write/ledger-pruning.js'
 import { migrate } from './write/migrate.js'
 import { startRetention, type RetentionTask } from './write/retention.js'
 import { applyTimescaleSettings } from './write/timescale-setup.js'
@@ -39,7 +45,6 @@ import { ShiftCalendar } from './time/shift-calendar.js'
 import { AlarmEvaluator } from './alarms/evaluator.js'
 import { ReplicaLag } from './store/replica-lag.js'
 
-const LEDGER_PRUNE_EVERY_MS = 30_000
 const REPLICA_LAG_EVERY_MS = 2_000
 
 export type ServiceState = 'starting' | 'running' | 'draining' | 'closed'
@@ -56,11 +61,11 @@ export class Service {
   #parser: ParserPool | undefined
   #pipeline: Pipeline | undefined
   #source: PullSource | undefined
-  #natsConnected = false
+  #natsWatch: NatsWatch | undefined
   #server: ApiServer | undefined
   #features: DbFeatures | undefined
-  #statsTimer: NodeJS.Timeout | undefined
-  #pruneTimer: NodeJS.Timeout | undefined
+  #summary: IngestSummary | undefined
+  #ledgerPruning: LedgerPruning | undefined
   #retention: RetentionTask | null = null
   #maxDeliveries: MaxDeliveriesListener | undefined
   readonly #readinessCheck: Readiness
@@ -77,7 +82,7 @@ export class Service {
     this.metrics = createMetrics()
     this.#readinessCheck = new Readiness({
       service: () => this.#state,
-      natsConnected: () => this.#nc !== undefined && !this.#nc.isClosed() && this.#natsConnected,
+      natsConnected: () => this.#natsWatch?.connected ?? false,
       // The pull source's state, or why the stream identity gate holds batches (consumer gone, stream recreated).
       consumer: () => this.#source?.state === 'consuming' ? (this.#identity?.problem ?? 'consuming') : this.#source?.state,
       pipeline: () => this.#pipeline,
@@ -260,14 +265,32 @@ export class Service {
       maxBatchBytes: cfg.ingest.max_batch_bytes,
     }, identity.admit, this.#pipeline.ready, this.metrics, ingestLog)
     this.#source.onConsumerGone(() => identity.suspect())
-    this.#watchNats(this.#nc, ingestLog)
+    this.#natsWatch = new NatsWatch(this.#nc, () => this.#source?.reset(), this.metrics, ingestLog)
+    this.#natsWatch.start()
     this.#leaderWatch = new LeaderWatch(this.#nc, { stream: cfg.nats.stream, consumer: cfg.nats.consumer }, this.metrics, ingestLog)
     this.#maxDeliveries = new MaxDeliveriesListener(this.#nc, this.#jsm, ingestPool, { stream: cfg.nats.stream, consumer: cfg.nats.consumer, streamKey: () => identity.key }, this.metrics, ingestLog)
     this.#source.start()
     identity.start()
     this.#ackFloor?.start()
-    this.#startStats()
-    this.#startLedgerPruning(() => identity.key)
+    this.#summary = new IngestSummary({
+      everyMs: cfg.log.summary_interval_ms,
+      metrics: this.metrics,
+      consumerInfo: () => jsm.consumers.info(cfg.nats.stream, cfg.nats.consumer),
+      inFlight: () => this.#pipeline?.inFlight,
+      log,
+    })
+    this.#summary.start()
+    this.#ledgerPruning = new LedgerPruning({
+      db: ingestPool,
+      stream: cfg.nats.stream,
+      ackWaitMs: cfg.nats.ack_wait_ms,
+      backoffMs: cfg.nats.backoff_ms,
+      streamKey: () => identity.key,
+      streamProblem: () => identity.problem,
+      ackFloor: async () => (await jsm.consumers.info(cfg.nats.stream, cfg.nats.consumer)).ack_floor.stream_seq,
+      log: log.child({ stage: 'write' }),
+    })
+    this.#ledgerPruning.start()
     if (this.#features !== undefined) this.#retention = startRetention(this.#ingestPool, this.#features, cfg.timescale, log.child({ stage: 'write' }))
     this.#state = 'running'
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
@@ -277,96 +300,14 @@ export class Service {
     return this.#readinessCheck.check()
   }
 
-  #startStats (): void {
-    const every = this.config.log.summary_interval_ms
-    if (every === 0) return
-    const m = this.metrics
-    let last = { received: 0, committed: 0, rejected: 0, at: Date.now() }
-    const read = async () => ({
-      received: (await m.received.get()).values[0]?.value ?? 0,
-      committed: (await m.committed.get()).values[0]?.value ?? 0,
-      rejected: (await m.rejected.get()).values.reduce((s, v) => s + v.value, 0),
-    })
-    this.#statsTimer = setInterval(() => {
-      (async () => {
-        const now = await read()
-        const at = Date.now()
-        const secs = (at - last.at) / 1000
-        const jsm = this.#jsm
-        if (jsm !== undefined) {
-          try {
-            const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
-            m.consumerPending.set(ci.num_pending)
-            m.consumerAckPending.set(ci.num_ack_pending)
-          } catch { /* NATS away: the gauges keep their last value */ }
-        }
-        if (now.received !== last.received) {
-          this.#log.info({
-            msgPerSec: Math.round((now.committed - last.committed + now.rejected - last.rejected) / secs),
-            received: now.received - last.received,
-            committed: now.committed - last.committed,
-            rejected: now.rejected - last.rejected,
-            inFlight: this.#pipeline?.inFlight,
-          }, 'ingest summary')
-        }
-        last = { ...now, at }
-      })().catch((err: unknown) => this.#log.warn({ err }, 'summary failed'))
-    }, every)
-    this.#statsTimer.unref()
-  }
-
-  /** Tracks the NATS connection: readiness while it is away, and fresh pulls once it is back. */
-  #watchNats (nc: NatsConnection, log: Logger): void {
-    this.#natsConnected = true
-    ;(async () => {
-      for await (const s of nc.status()) {
-        if (s.type === 'disconnect') {
-          this.#natsConnected = false
-          log.warn({ server: s.server }, 'NATS disconnected')
-        } else if (s.type === 'reconnect') {
-          this.#natsConnected = true
-          this.metrics.natsReconnects.inc()
-          log.info({ server: s.server }, 'NATS reconnected: pulling again')
-          this.#source?.reset()
-        }
-      }
-    })().catch((err: unknown) => log.warn({ err }, 'NATS status watch ended'))
-  }
-
-  /** Ledger ranges at or below the consumer's ack floor can never be redelivered: drop them. */
-  #startLedgerPruning (streamKey: () => string): void {
-    const log = this.#log.child({ stage: 'write' })
-    // Ranges live at least twice the longest redelivery delay plus 15 minutes, and pruning starts only
-    // after the service has run that long: messages pending from before a restart come back first.
-    const nats = this.config.nats
-    const minAgeMs = 2 * Math.max(nats.ack_wait_ms, ...nats.backoff_ms) + 15 * 60_000
-    const startedAt = Date.now()
-    this.#pruneTimer = setInterval(() => {
-      (async () => {
-        if (Date.now() - startedAt < minAgeMs) return
-        const jsm = this.#jsm
-        const pool = this.#ingestPool
-        // While the stream or consumer is being replaced, the floor may belong to another stream.
-        if (jsm === undefined || pool === undefined || this.#identity?.problem != null) return
-        const key = streamKey()
-        const ci = await jsm.consumers.info(this.config.nats.stream, this.config.nats.consumer)
-        // The floor belongs to the stream identity read before it was asked for; else skip this round.
-        if (key !== streamKey()) return
-        const pruned = await pruneLedger(pool, key, ci.ack_floor.stream_seq, minAgeMs) + await pruneOldIdentities(pool, this.config.nats.stream, key, minAgeMs)
-        if (pruned > 0) log.debug({ pruned, ackFloor: ci.ack_floor.stream_seq }, 'pruned ingest ledger')
-      })().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'ledger pruning failed; will retry'))
-    }, LEDGER_PRUNE_EVERY_MS)
-    this.#pruneTimer.unref()
-  }
-
   /** Graceful stop; resolves true when everything taken in was committed and acked (or nak'd). */
   async close (): Promise<boolean> {
     if (this.#state === 'closed' || this.#state === 'draining') return true
     this.#state = 'draining'
     const log = this.#log
     const deadline = Date.now() + this.config.ingest.shutdown_timeout_ms
-    clearInterval(this.#statsTimer)
-    clearInterval(this.#pruneTimer)
+    this.#summary?.close()
+    this.#ledgerPruning?.close()
     this.#retention?.stop()
     await this.#source?.stop()
     // Batches the source handed on last pass the identity gate (a few ms), then the pipeline drains;

@@ -12,9 +12,10 @@ import assert from 'node:assert/strict'
 import { existsSync, mkdirSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = 'test/artifacts'
@@ -64,14 +65,13 @@ describe('operator page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} mi
 
   before(async () => {
     t = await createTestEnv('E2E')
-    service = new Service(t.config({
+    service = await startService(t, {
       CNC_INGEST_LINGER_MS: '10',
       CNC_FLEET_STALE_AFTER_SECONDS: '300',
       CNC_ALARMS_RULES: JSON.stringify([{ name: 'hot', field: 'temperature', comparison: '>', threshold: 85, severity: 'critical' }]),
       CNC_ALARMS_INTERVAL_MS: '200',
       CNC_ALARMS_LATE_MARGIN_MS: '300',
-    }), silentLog)
-    await service.start()
+    })
     const now = Date.now()
     await prefill(t, [
       json(reading('E2E-OLD', 1, { machine_state: 'IDLE' })), // 2025: offline for long

@@ -13,9 +13,10 @@ import assert from 'node:assert/strict'
 import { get as httpGet } from 'node:http'
 import { after, before, describe, it } from 'node:test'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, type TestEnv } from '../helpers/test-env.js'
 import { FULL } from './harness.js'
 
 // FAULTS_FULL=1 (npm run test:faults): the issue's size, 200,000 machines, for 15 s.
@@ -49,8 +50,7 @@ describe('API fairness under heavy reads', () => {
 
   before(async () => {
     t = await createTestEnv('FAIR')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10' })
     base = `http://127.0.0.1:${service.httpPort}`
     await t.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, machine_state)
       SELECT now(), 'F-' || lpad(g::text, 6, '0'), g % 90, 1000, 'RUNNING' FROM generate_series(1, ${MACHINES}) g`)

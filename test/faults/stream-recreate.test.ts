@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import { ensureConsumer, ensureStream } from '../../src/ingest/jetstream-setup.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
+import { startService } from '../helpers/service.js'
 import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 import { FULL } from './harness.js'
 
@@ -18,14 +19,13 @@ describe('stream or consumer recreated under a running service', () => {
   let service: Service
   beforeEach(async () => {
     t = await createTestEnv('RECREATE')
-    service = new Service(t.config({
+    service = await startService(t, {
       CNC_INGEST_BATCH_SIZE: '50',
       // Short waits so that nak'd and redelivered messages come back within the test.
       CNC_NATS_ACK_WAIT_MS: '5000',
       CNC_NATS_BACKOFF_MS: '5000',
       CNC_NATS_NAK_DELAY_MS: '200',
-    }), silentLog)
-    await service.start()
+    })
   })
   afterEach(async () => {
     await service.close()

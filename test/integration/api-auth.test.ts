@@ -9,9 +9,10 @@ import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { isLoopbackHost, tokenCheck } from '../../src/api/auth.js'
 import { ConfigError } from '../../src/config/load.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient } from '../helpers/api-client.js'
-import { createTestEnv, silentLog, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, type TestEnv } from '../helpers/test-env.js'
 
 const TOKEN = 'correct horse battery staple'
 
@@ -22,8 +23,7 @@ describe('bearer-token auth', () => {
 
   before(async () => {
     t = await createTestEnv('APIAUTH')
-    service = new Service(t.config({ CNC_HTTP_AUTH_TOKEN: TOKEN }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_HTTP_AUTH_TOKEN: TOKEN })
     base = `http://127.0.0.1:${service.httpPort}`
   })
   after(async () => {

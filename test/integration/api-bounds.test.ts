@@ -9,8 +9,9 @@ import { after, before, describe, it } from 'node:test'
 import pg from 'pg'
 import { Registry } from 'prom-client'
 import { ApiServer } from '../../src/api/server.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
+import { startService } from '../helpers/service.js'
 import { createTestEnv, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
 import { WsClient } from '../helpers/ws-client.js'
 
@@ -42,8 +43,7 @@ describe('API bounds', () => {
 
   before(async () => {
     t = await createTestEnv('APIBOUNDS')
-    service = new Service(t.config({ CNC_DATABASE_API_POOL_SIZE: '2', CNC_HTTP_DB_WAIT_MS: '300', CNC_HTTP_ALLOWED_ORIGINS: 'https://ops.example' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_DATABASE_API_POOL_SIZE: '2', CNC_HTTP_DB_WAIT_MS: '300', CNC_HTTP_ALLOWED_ORIGINS: 'https://ops.example' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {

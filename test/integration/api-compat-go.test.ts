@@ -16,8 +16,9 @@ import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
 import { jetstream } from '@nats-io/jetstream'
 import { parseRfc3339BigMicros } from '../../src/parse/timestamp.js'
-import { Service } from '../../src/service.js'
-import { createTestEnv, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import type { Service } from '../../src/service.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 const run = promisify(execFile)
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), '..', 'compat', 'original-client')
@@ -46,8 +47,7 @@ describe('the original Go structs, unchanged, against the service', { skip }, ()
     const env = { ...process.env, GO111MODULE: 'off', GOPATH: work, GOCACHE: join(work, 'cache'), GOFLAGS: '', GOPROXY: 'off' }
     await run('go', ['build', '-o', bin, '.'], { cwd: SOURCE, env })
     t = await createTestEnv('COMPATGO')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10' })
   })
   after(async () => {
     await service?.close()

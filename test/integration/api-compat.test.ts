@@ -10,10 +10,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { jetstream } from '@nats-io/jetstream'
 import { parseRfc3339BigMicros } from '../../src/parse/timestamp.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx, type ApiResponse } from '../helpers/api-client.js'
 import { GO_ZERO_TIME, decodeMachine, decodeMachineList, decodeSensorDataList, goMarshalMachine, goMarshalSensorData, goTimeJson, type SensorData } from '../helpers/go-shapes.js'
-import { createTestEnv, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 const enc = new TextEncoder()
 const HOUR_MS = 3_600_000
@@ -56,8 +57,7 @@ describe('a client of the original API', () => {
 
   before(async () => {
     t = await createTestEnv('COMPAT')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {

@@ -8,8 +8,9 @@ import { after, before, describe, it } from 'node:test'
 import { Registry } from 'prom-client'
 import { openApiDocument } from '../../src/api/openapi.js'
 import { ApiServer } from '../../src/api/server.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient } from '../helpers/api-client.js'
+import { startService } from '../helpers/service.js'
 import { createTestEnv, silentLog, type TestEnv } from '../helpers/test-env.js'
 
 type Op = { security?: unknown[], responses: Record<string, unknown> }
@@ -22,8 +23,7 @@ describe('OpenAPI document', () => {
 
   before(async () => {
     t = await createTestEnv('APIDOC')
-    service = new Service(t.config(), silentLog)
-    await service.start()
+    service = await startService(t)
   })
   after(async () => {
     await service?.close()

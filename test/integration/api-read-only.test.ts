@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { READ_ONLY_MESSAGE } from '../../src/api/http.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 describe('API database read-only', () => {
   let t: TestEnv
@@ -21,8 +22,7 @@ describe('API database read-only', () => {
   before(async () => {
     t = await createTestEnv('READONLY')
     const readOnly = `${t.databaseUrl}?options=${encodeURIComponent('-c default_transaction_read_only=on')}`
-    service = new Service(t.config({ CNC_DATABASE_API_URL: readOnly, CNC_INGEST_LINGER_MS: '5' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_DATABASE_API_URL: readOnly, CNC_INGEST_LINGER_MS: '5' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {

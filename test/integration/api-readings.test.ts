@@ -8,10 +8,11 @@
 import assert from 'node:assert/strict'
 import { connect as netConnect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 interface Page { count: number, has_more: boolean, next_cursor: string | null, data: Array<Record<string, unknown>>, start_time: string, end_time: string }
 
@@ -55,8 +56,7 @@ describe('readings API', () => {
 
   before(async () => {
     t = await createTestEnv('APIREAD')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict'
 import { request as httpRequest } from 'node:http'
 import { connect as netConnect } from 'node:net'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 type ErrorBody = { error: { code: string, message: string } }
 
@@ -30,8 +31,7 @@ describe('machines, rejected, health and errors', () => {
 
   before(async () => {
     t = await createTestEnv('APIROUTES')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {
@@ -49,9 +49,11 @@ describe('machines, rejected, health and errors', () => {
     for (const name of ['cnc_messages_received_total', 'cnc_messages_committed_total', 'cnc_messages_rejected_total', 'cnc_messages_nakd_total',
       'cnc_messages_redelivered_total', 'cnc_batch_size', 'cnc_commit_duration_seconds', 'cnc_publish_to_commit_seconds',
       'cnc_consumer_pending_messages', 'cnc_consumer_ack_pending_messages', 'cnc_last_commit_timestamp_seconds',
-      'cnc_http_requests_total', 'cnc_http_request_duration_seconds', 'cnc_process_cpu_user_seconds_total']) {
+      'cnc_http_requests_total', 'cnc_http_request_duration_seconds', 'process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds']) {
       assert.match(m.text, new RegExp(`^# TYPE ${name} `, 'm'), name)
     }
+    // Default Node.js/process metrics keep their standard names: stock dashboards query those.
+    assert.doesNotMatch(m.text, /^# TYPE cnc_(process|nodejs)_/m)
   })
 
   it('404 JSON off the map, 405 with Allow for another method', async () => {

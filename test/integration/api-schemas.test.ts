@@ -10,10 +10,11 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import { openApiDocument } from '../../src/api/openapi.js'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { PLANT_ENV } from '../helpers/plant-fixture.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 const T0 = Date.UTC(2025, 5, 2, 9)
 const iso = (s: number): string => new Date(T0 + s * 1000).toISOString()
@@ -79,14 +80,13 @@ describe('2xx bodies match their OpenAPI schemas', () => {
 
   before(async () => {
     t = await createTestEnv('SCHEMAS')
-    service = new Service(t.config({
+    service = await startService(t, {
       ...PLANT_ENV,
       CNC_INGEST_LINGER_MS: '5',
       CNC_ALARMS_RULES: JSON.stringify([{ name: 'hot', field: 'temperature', comparison: '>', threshold: 85, min_duration_seconds: 5, clear_hysteresis: 5, severity: 'critical' }]),
       CNC_ALARMS_INTERVAL_MS: '200',
       CNC_ALARMS_LATE_MARGIN_MS: '300',
-    }), silentLog)
-    await service.start()
+    })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
     const created = await c.post('/api/v1/machines', { id: 'S-1', name: 'Mill 1', location: 'Hall A', controller_type: 'Fanuc', max_spindle_speed_rpm: 12000, axis_count: 5 })
     assert.equal(created.status, 201, created.text)

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
 import { AUTUMN_NIGHT, PLANT_ENV, PLANT_READINGS, SPRING_DAYS, SPRING_NIGHT, type Expected } from '../helpers/plant-fixture.js'
-import { createTestEnv, silentLog, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, type TestEnv } from '../helpers/test-env.js'
 
 type Period = Expected & { shift: string | null, date: string, start: string, end: string }
 type Answer = Record<string, unknown> & { total: Expected, periods: Period[] }
@@ -30,8 +31,7 @@ describe('availability by shift and by day', () => {
 
   before(async () => {
     t = await createTestEnv('AVAIL')
-    service = new Service(t.config(PLANT_ENV), silentLog)
-    await service.start()
+    service = await startService(t, PLANT_ENV)
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
     for (const [time, id, state] of PLANT_READINGS) {
       await t.query('INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, machine_state) VALUES ($1, $2, 20, 1000, $3)', [time, id, state])

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { withService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 describe('batched payloads (JSON arrays of readings)', () => {
   let t: TestEnv
@@ -24,9 +24,7 @@ describe('batched payloads (JSON arrays of readings)', () => {
       }
       payloads.push(json(reading('SINGLE', 0)), '[]')
       await prefill(t, payloads)
-      const service = new Service(t.config({ CNC_NATS_ACK_POLICY: policy, CNC_INGEST_BATCH_SIZE: '20' }), silentLog)
-      await service.start()
-      try {
+      await withService(t, { CNC_NATS_ACK_POLICY: policy, CNC_INGEST_BATCH_SIZE: '20' }, async () => {
         await waitSettled(t)
         const [r] = await t.query<{ rows: string, distinct: string }>('SELECT count(*) AS rows, count(DISTINCT (machine_id, active_program_line)) AS distinct FROM sensor_data')
         assert.deepEqual([Number(r?.rows), Number(r?.distinct)], [4_999 + 1, 4_999 + 1])
@@ -39,9 +37,7 @@ describe('batched payloads (JSON arrays of readings)', () => {
         assert.equal(ci.num_ack_pending, 0)
         assert.equal(ci.num_redelivered, 0)
         assert.equal(ci.ack_floor.stream_seq, 52)
-      } finally {
-        await service.close()
-      }
+      })
     })
   }
 })

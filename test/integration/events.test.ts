@@ -9,9 +9,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient, assertNo5xx } from '../helpers/api-client.js'
-import { createTestEnv, prefill, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, type TestEnv } from '../helpers/test-env.js'
 
 interface Ev { type: string, at: string, from: string | null, to: string | null, previous_seconds: number | null }
 interface Page { count: number, has_more: boolean, next_cursor: string | null, data: Ev[], effective_end_time: string }
@@ -41,8 +42,7 @@ describe('machine events', () => {
   let service: Service
   let c: ApiClient
   const start = async (): Promise<void> => {
-    service = new Service(t.config({ CNC_PLANT_OFFLINE_AFTER_SECONDS: '300', CNC_INGEST_LINGER_MS: '5' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_PLANT_OFFLINE_AFTER_SECONDS: '300', CNC_INGEST_LINGER_MS: '5' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   }
 

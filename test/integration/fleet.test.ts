@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient } from '../helpers/api-client.js'
-import { createTestEnv, silentLog, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, type TestEnv } from '../helpers/test-env.js'
 
 type States = {
   window_seconds: number
@@ -37,12 +38,11 @@ describe('fleet latest and machine states', () => {
 
   before(async () => {
     t = await createTestEnv('FLEET')
-    service = new Service(t.config({
+    service = await startService(t, {
       CNC_FLEET_RUNNING_STATES: 'RUNNING,SETUP',
       CNC_FLEET_MAX_GAP_SECONDS: '1200',
       CNC_FLEET_STALE_AFTER_SECONDS: '600',
-    }), silentLog)
-    await service.start()
+    })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
     const ins = 'INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, spindle_load_percent, machine_state) VALUES ($1, $2, $3, $4, $5, $6)'
     for (const [i, [hhmm, state]] of FIXTURE.entries()) await t.query(ins, [at(hhmm), 'M1', 20 + i, 1000 + i, 10 + i, state])

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { withService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 interface DeadLetterRow { stream_seq: string, reason: string, detail: string, payload: Buffer }
 
@@ -23,9 +23,7 @@ describe('hostile single messages', () => {
     assert.ok(t.nc.info !== undefined && t.nc.info.max_payload >= 800_000, `the NATS server takes 800 KB payloads (max_payload ${t.nc.info?.max_payload})`)
     const big = Buffer.from(json(reading('BIG', 1, { machine_state: null, firmware_dump: 'x'.repeat(800_000) })))
     await prefill(t, [big])
-    const service = new Service(t.config({ CNC_NATS_ACK_WAIT_MS: '3000', CNC_NATS_BACKOFF_MS: '3000' }), silentLog)
-    await service.start()
-    try {
+    await withService(t, { CNC_NATS_ACK_WAIT_MS: '3000', CNC_NATS_BACKOFF_MS: '3000' }, async (service) => {
       await waitSettled(t, 60_000)
       await prefill(t, Array.from({ length: 100 }, (_, n) => json(reading('AFTER', n))))
       await waitSettled(t, 60_000)
@@ -37,18 +35,14 @@ describe('hostile single messages', () => {
       assert.equal(dead[0]?.detail, `payload is ${big.length} bytes; the limit (nats.max_payload_bytes) is 65536; sha256 ${createHash('sha256').update(big).digest('hex')}; the dead letter keeps its first 1024 bytes`)
       assert.deepEqual(dead[0]?.payload, big.subarray(0, 1024))
       assert.equal(service.state, 'running')
-    } finally {
-      await service.close()
-    }
+    })
   })
 
   it('dead-letters lone surrogate machine ids as invalid_unicode; a real U+FFFD id is stored and served as is', async () => {
     const ts = '"timestamp":"2025-07-13T10:00:00Z","temperature":1,"spindle_speed":2'
     const ids = ['CNC-\\ud800', 'CNC-\\udbff', 'CNC-\\udc00', 'CNC-\\ufffd']
     await prefill(t, ids.map((id) => `{"machine_id":"${id}",${ts}}`))
-    const service = new Service(t.config(), silentLog)
-    await service.start()
-    try {
+    await withService(t, {}, async (service) => {
       await waitSettled(t, 60_000)
       const rows = await t.query<{ machine_id: string }>('SELECT machine_id FROM sensor_data')
       assert.deepEqual(rows.map((r) => r.machine_id), ['CNC-\ufffd'], 'only the real U+FFFD id is a row')
@@ -58,8 +52,6 @@ describe('hostile single messages', () => {
       const r = await fetch(`http://127.0.0.1:${service.httpPort}/api/v1/machines/${encodeURIComponent('CNC-\ufffd')}/latest`)
       assert.equal(r.status, 200)
       assert.equal((await r.json() as { machine_id: string }).machine_id, 'CNC-\ufffd')
-    } finally {
-      await service.close()
-    }
+    })
   })
 })

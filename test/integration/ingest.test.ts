@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { afterEach, beforeEach, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
 import { BAD_PAYLOADS, json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { withService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 const MACHINES = ['CNC-001', 'CNC-002', 'CNC-003', 'CNC-004']
 
@@ -30,9 +30,7 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
     const proto = '{"__proto__":{"isAdmin":true},"machine_id":"CNC-PROTO","timestamp":"2025-07-13T10:00:00Z","temperature":1,"spindle_speed":2,"active_program_line":1}'
     const payloads: Array<string | Uint8Array> = [...valid.slice(0, 1000), ...BAD_PAYLOADS.map((b) => b.payload), proto, ...valid.slice(1000)]
     await prefill(t, payloads)
-    const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '700', CNC_INGEST_LINGER_MS: '20', CNC_NATS_MAX_PAYLOAD_BYTES: '65536' }), silentLog)
-    await service.start()
-    try {
+    await withService(t, { CNC_INGEST_BATCH_SIZE: '700', CNC_INGEST_LINGER_MS: '20', CNC_NATS_MAX_PAYLOAD_BYTES: '65536' }, async () => {
       await waitSettled(t)
       const perMachine = await t.query<{ machine_id: string, n: string }>('SELECT machine_id, count(*) AS n FROM sensor_data GROUP BY 1 ORDER BY 1')
       assert.deepEqual(perMachine.map((r) => [r.machine_id, Number(r.n)]), [...MACHINES.map((m) => [m, 5000]), ['CNC-PROTO', 1]])
@@ -58,15 +56,13 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
       assert.equal(ci.num_pending, 0)
       assert.equal(ci.num_ack_pending, 0)
       assert.equal(ci.num_redelivered, 0)
-    } finally {
-      await service.close()
-    }
+    })
   })
 
   it('holds and retries while the database drops its connections, then commits every reading once', async () => {
     const valid = validSet(5000)
     await prefill(t, valid)
-    const service = new Service(t.config({
+    await withService(t, {
       CNC_INGEST_BATCH_SIZE: '1000',
       CNC_NATS_NAK_DELAY_MS: '200',
       CNC_INGEST_MAX_IN_FLIGHT: '2',
@@ -75,9 +71,7 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
       // and its messages came back only at ack_wait; a short ack_wait keeps the test within its wait.
       CNC_NATS_ACK_WAIT_MS: '5000',
       CNC_NATS_BACKOFF_MS: '5000'
-    }), silentLog)
-    await service.start()
-    try {
+    }, async (service) => {
       // Kill the writer's connections a few times while batches are being written.
       for (let i = 0; i < 4; i++) {
         await waitFor('some rows', async () => (await rowCounts(t)).rows > i * 2000, 20_000, 10)
@@ -91,17 +85,13 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
       const retries = (await service.metrics.writeRetries.get()).values[0]?.value ?? 0
       assert.ok(retries > 0, 'some batches were retried')
       assert.equal((await service.metrics.nakd.get()).values[0]?.value ?? 0, 0, 'nothing nak\'d')
-    } finally {
-      await service.close()
-    }
+    })
   })
   it('holds and retries, instead of nak\'ing, batches whose messages are at max_deliver', async () => {
     const valid = validSet(2000)
     await prefill(t, valid)
     // max_deliver 2: every first delivery is one nak away from being given up by JetStream.
-    const service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '1000', CNC_NATS_MAX_DELIVER: '2', CNC_NATS_BACKOFF_MS: '', CNC_NATS_ACK_WAIT_MS: '30000' }), silentLog)
-    await service.start()
-    try {
+    await withService(t, { CNC_INGEST_BATCH_SIZE: '1000', CNC_NATS_MAX_DELIVER: '2', CNC_NATS_BACKOFF_MS: '', CNC_NATS_ACK_WAIT_MS: '30000' }, async (service) => {
       for (let i = 0; i < 3; i++) {
         await waitFor('some rows', async () => (await rowCounts(t)).rows > i * 1500, 20_000, 10)
         await t.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'cnc-monitor-ingest' AND datname = current_database()")
@@ -111,8 +101,6 @@ describe('ingest pipeline against NATS and PostgreSQL', () => {
       assert.equal(counts.distinct, valid.length, 'every reading stored')
       assert.equal(counts.rows, valid.length, 'none stored twice')
       assert.equal((await service.metrics.nakd.get()).values[0]?.value ?? 0, 0, 'nothing nak\'d')
-    } finally {
-      await service.close()
-    }
+    })
   })
 })

@@ -5,10 +5,11 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { ApiClient } from '../helpers/api-client.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, type TestEnv } from '../helpers/test-env.js'
 import { WsClient, type WsMessage } from '../helpers/ws-client.js'
 
 const LIVE = '/api/v1/live'
@@ -27,8 +28,7 @@ describe('live feed', () => {
 
   before(async () => {
     t = await createTestEnv('LIVE')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10', CNC_LIVE_MAX_CLIENTS: '4', CNC_LIVE_MAX_SUBSCRIPTIONS_PER_CLIENT: '3', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10', CNC_LIVE_MAX_CLIENTS: '4', CNC_LIVE_MAX_SUBSCRIPTIONS_PER_CLIENT: '3', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0' })
     c = new ApiClient(`http://127.0.0.1:${service.httpPort}`)
   })
   after(async () => {
@@ -103,8 +103,7 @@ describe('live feed with a token and a throttle', () => {
 
   before(async () => {
     t = await createTestEnv('LIVETOK')
-    service = new Service(t.config({ CNC_INGEST_LINGER_MS: '10', CNC_HTTP_AUTH_TOKEN: 's3cret', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '2' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10', CNC_HTTP_AUTH_TOKEN: 's3cret', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '2' })
   })
   after(async () => {
     await service?.close()

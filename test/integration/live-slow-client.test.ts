@@ -7,9 +7,10 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 import { WsClient } from '../helpers/ws-client.js'
 
 const LIVE = '/api/v1/live'
@@ -29,8 +30,7 @@ describe('a slow live-feed client', () => {
 
   before(async () => {
     t = await createTestEnv('LIVESLOW')
-    service = new Service(t.config({ CNC_LIVE_MAX_BUFFERED_BYTES: '262144', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_LIVE_MAX_BUFFERED_BYTES: '262144', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0' })
   })
   after(async () => {
     await service?.close()

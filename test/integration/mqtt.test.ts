@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { after, before, describe, it } from 'node:test'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { freePort } from '../faults/harness.js'
-import { createTestEnv, silentLog, waitFor, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, waitFor, type TestEnv } from '../helpers/test-env.js'
 
 const run = promisify(execFile)
 const portOpen = (port: number): Promise<boolean> => new Promise((resolve) => {
@@ -50,8 +51,7 @@ describe('MQTT devices through the nats-server MQTT listener', { skip: hasMosqui
     nats = spawn('nats-server', ['--config', join(dir, 'nats.conf'), '--addr', '127.0.0.1', '--port', String(natsPort),
       '--jetstream', '--store_dir', join(dir, 'js'), '--http_port', String(await freePort())], { stdio: 'ignore' })
     for (const port of [natsPort, mqttPort]) await waitFor(`nats-server listening on ${port}`, () => portOpen(port), 30_000, 100)
-    service = new Service(t.config({ CNC_NATS_URL: `nats://127.0.0.1:${natsPort}`, CNC_INGEST_LINGER_MS: '5' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_NATS_URL: `nats://127.0.0.1:${natsPort}`, CNC_INGEST_LINGER_MS: '5' })
   })
   after(async () => {
     await service?.close()

@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict'
 import { afterEach, beforeEach, describe, it } from 'node:test'
 import type pg from 'pg'
-import { Service } from '../../src/service.js'
+import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
-import { createTestEnv, migratedPool, prefill, silentLog, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { startService } from '../helpers/service.js'
+import { createTestEnv, migratedPool, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
 interface Ready { status: number, checks: Record<string, string> }
 
@@ -54,8 +55,7 @@ describe('service when the database refuses writes', () => {
       END $$`)
     await pool.query('CREATE TRIGGER refuse_all BEFORE INSERT ON sensor_data FOR EACH STATEMENT EXECUTE FUNCTION refuse_all()')
     await prefill(t, Array.from({ length: total }, (_, n) => json(reading('DISK', n))))
-    service = new Service(t.config(), silentLog)
-    await service.start()
+    service = await startService(t)
     const s = service
     await waitFor('/readyz to report refused writes', async () => (await readyz(s)).checks.database?.startsWith('writes refused') === true, 15_000)
     let refused = 0
@@ -98,8 +98,7 @@ describe('service when the database refuses writes', () => {
     const payloads = Array.from({ length: 3_000 }, (_, n) => json(reading('GOOD', n)))
     for (const [at, line] of [[10, 0], [1_500, 1], [1_501, 2], [2_999, 3]] as const) payloads.splice(at, 0, json(reading('CNC-BAD', line)))
     await prefill(t, payloads)
-    service = new Service(t.config({ CNC_INGEST_BATCH_SIZE: '1000' }), silentLog)
-    await service.start()
+    service = await startService(t, { CNC_INGEST_BATCH_SIZE: '1000' })
     await waitSettled(t, 60_000)
     assert.deepEqual(await rows('GOOD'), { rows: 3_000, distinct: 3_000 })
     assert.equal((await rows('CNC-BAD')).rows, 0)
@@ -111,12 +110,11 @@ describe('service when the database refuses writes', () => {
   })
 
   it('reports a stall while writes wait on a lock, and a blocked event loop', async () => {
-    service = new Service(t.config({
+    service = await startService(t, {
       CNC_INGEST_STALL_AFTER_MS: '2000',
       CNC_DATABASE_INGEST_LOCK_TIMEOUT_MS: '0',
       CNC_INGEST_MAX_EVENT_LOOP_DELAY_MS: '1000',
-    }), silentLog)
-    await service.start()
+    })
     const s = service
     await waitFor('ready', async () => (await readyz(s)).status === 200, 15_000)
     const locker = await pool.connect()
