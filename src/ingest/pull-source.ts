@@ -9,20 +9,24 @@
  * pull requests; those go to no one and wait out ack_wait (minutes) before redelivery. Here stop()
  * ends pulling but keeps the inbox until what is owed has arrived or expired, and hands it on.
  *
- * Credit: `owed` messages are requested and not yet delivered; a new request goes out when it falls
- * below one batch. Bounded three times: by owed (≤ 3 batches), by the consumer's max_ack_pending, and
- * in bytes: each request asks for at most 2 × max(ingest.max_batch_bytes, the server's max_payload)
- * (`max_bytes`; the server ends it with 409 "Message Size Exceeds MaxBytes", a normal end). Without that, a
- * pull of 10,000 batched payloads of 27 KB is 275 MB owed at once: nats-server cuts the connection
- * as a slow consumer and every delivered message waits out ack_wait.
+ * Credit (ingest/admission.ts): the pipeline grants messages and bytes beyond what it holds; the
+ * source asks for at most grant − owed − building, where `owed` is requested and not yet delivered and
+ * `building` sits in the batch builder. A request goes out when owed falls below one batch, for up to
+ * two batches; in bytes each asks for at most 2 × max(ingest.max_batch_bytes, the server's max_payload)
+ * (`max_bytes`; the server ends it with 409 "Message Size Exceeds MaxBytes", a normal end), and at
+ * least one whole message, so no request can fail for size alone. Without a byte bound, a pull of
+ * 10,000 batched payloads of 27 KB is 275 MB owed at once: nats-server cuts the connection as a slow
+ * consumer and every delivered message waits out ack_wait. The consumer's max_ack_pending bounds it too.
+ * When the grant is used up, nothing is pulled until the pipeline's wake (a batch ended).
  * Watchdog: nothing (not even a heartbeat) for 3 heartbeat periods while owed > 0 means the server
  * lost our requests (restart, reconnect): forget them and pull again.
  *
  * States: idle → consuming → stopping (no new pulls) → stopped.
  */
-import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
+import { unbounded, type Admission, type BatchSink } from './admission.js'
 import { BatchBuilder, type BatchOptions, type IngestBatch } from './batch-builder.js'
 
 export type { IngestBatch }
@@ -32,21 +36,39 @@ export type SourceOptions = BatchOptions
 
 export type SourceState = 'idle' | 'consuming' | 'stopping' | 'stopped'
 
+/** What the source reads of a delivered message or status. */
+export type SourceMsg = Pick<Msg, 'subject' | 'reply' | 'data' | 'headers'>
+
+/** The NatsConnection members the source uses (unit tests hand in a fake). */
+export interface SourceConnection {
+  readonly info?: { readonly max_payload: number } | undefined
+  publish: NatsConnection['publish']
+  subscribe (subject: string, opts: { callback: (err: Error | null, m: SourceMsg) => void }): { unsubscribe (): void }
+}
+
 const EXPIRES_MS = 5_000
 const HEARTBEAT_MS = 1_000
+/** Subject, reply and headers of a message, beyond its payload, as max_bytes counts them (generous). */
+const OVERHEAD_BYTES = 65_536
 
 export class PullSource {
-  readonly #nc: NatsConnection
+  readonly #nc: SourceConnection
   readonly #opts: SourceOptions
   readonly #log: Logger
   readonly #metrics: Metrics
+  readonly #admission: Admission
   readonly #builder: BatchBuilder
   readonly #inbox = createInbox()
+  readonly #replyTo = { reply: this.#inbox }
   readonly #nextSubject: string
-  #pullBody: string
-  #sub: Subscription | undefined
+  /** The request for two full batches at the byte cap (the common one, built once per connection). */
+  #fullPull = ''
+  #maxPullBytes = 0
+  #oneMessageBytes = 0
+  #sub: { unsubscribe (): void } | undefined
   #state: SourceState = 'idle'
   #owed = 0
+  #owedBytes = 0
   #lastSeen = 0
   #lastPull = 0
   #watchdog: NodeJS.Timeout | undefined
@@ -54,22 +76,34 @@ export class PullSource {
   #failures = 0
   #lastFailureLog = 0
   #onGone: (() => void) | undefined
+  #stopping: Promise<void> | undefined
 
-  /** `ready()`: the pipeline would start a batch handed on now (see BatchBuilder). */
-  constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, ready: () => boolean, metrics: Metrics, log: Logger) {
+  /**
+   * Batches go to `onBatch` (the identity gate, then the pipeline); `admission` is the pipeline's
+   * grant (ingest/admission.ts). A bare `ready()` function stands for a consumer with no bound.
+   */
+  constructor (nc: SourceConnection, opts: SourceOptions, onBatch: BatchSink, admission: Admission | (() => boolean), metrics: Metrics, log: Logger) {
     this.#nc = nc
     this.#opts = opts
     this.#log = log
     this.#metrics = metrics
-    this.#builder = new BatchBuilder(opts, onBatch, ready, (err) => this.#log.error({ err }, 'handing on a batch failed; its messages stay unacked and come back after ack_wait'))
+    this.#admission = typeof admission === 'function' ? unbounded(admission) : admission
+    this.#builder = new BatchBuilder(opts, onBatch, this.#admission.ready, (err) => this.#handOnFailed(err))
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
-    this.#pullBody = this.#makePullBody()
+    this.#sizePulls()
+    this.#admission.onGrant(() => this.#granted())
   }
 
-  /** The pull request; its byte bound follows the server's max_payload (read again after a reconnect). */
-  #makePullBody (): string {
-    const maxBytes = 2 * Math.max(this.#opts.maxBatchBytes, this.#nc.info?.max_payload ?? 0) + 65_536
-    return JSON.stringify({ batch: this.#opts.batchSize * 2, max_bytes: maxBytes, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
+  /** Request sizes follow the server's max_payload (read again after a reconnect). */
+  #sizePulls (): void {
+    const serverMax = this.#nc.info?.max_payload ?? 0
+    this.#oneMessageBytes = Math.max(this.#opts.maxPayloadBytes, serverMax) + OVERHEAD_BYTES
+    this.#maxPullBytes = 2 * Math.max(this.#opts.maxBatchBytes, serverMax) + OVERHEAD_BYTES
+    this.#fullPull = this.#pullBody(this.#opts.batchSize * 2, this.#maxPullBytes)
+  }
+
+  #pullBody (batch: number, maxBytes: number): string {
+    return JSON.stringify({ batch, max_bytes: maxBytes, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
   }
 
   get state (): SourceState { return this.#state }
@@ -87,11 +121,36 @@ export class PullSource {
     this.#watchdog.unref()
   }
 
+  /** Asks for what the grant leaves once owed falls below one batch (see the header). */
   #pullIfLow (): void {
-    if (this.#state !== 'consuming' || this.#owed >= this.#opts.batchSize) return
-    this.#owed += this.#opts.batchSize * 2
+    const size = this.#opts.batchSize
+    if (this.#state !== 'consuming' || this.#owed >= size) return
+    const grant = this.#admission.grant
+    const messages = Math.min(2 * size, grant.messages - this.#owed - this.#builder.count)
+    // Nothing granted, or a sliver while a request is still open: wait for the pipeline's wake.
+    if (messages <= 0 || (messages < size && this.#owed > 0)) return
+    const room = grant.bytes - this.#owedBytes - this.#builder.bytes
+    if (room <= 0) return
+    const bytes = Math.min(this.#maxPullBytes, Math.max(room, this.#oneMessageBytes))
+    this.#owed += messages
+    this.#owedBytes += bytes
     this.#lastPull = Date.now()
-    this.#nc.publish(this.#nextSubject, this.#pullBody, { reply: this.#inbox })
+    const body = messages === 2 * size && bytes === this.#maxPullBytes ? this.#fullPull : this.#pullBody(messages, bytes)
+    this.#nc.publish(this.#nextSubject, body, this.#replyTo)
+  }
+
+  /** The pipeline's wake: a batch ended, so the grant grew and ready() may be true. */
+  #granted (): void {
+    try {
+      if (this.#admission.ready()) this.#builder.offer()
+      this.#pullIfLow()
+    } catch (err) {
+      this.#handOnFailed(err)
+    }
+  }
+
+  #handOnFailed (err: unknown): void {
+    this.#log.error({ err }, 'handing on a batch failed; its messages stay unacked and come back after ack_wait')
   }
 
   /**
@@ -99,7 +158,7 @@ export class PullSource {
    * break the connection's read loop or end the process. A message whose handling threw is not acked
    * here, so JetStream redelivers it after ack_wait (nothing is lost).
    */
-  #receive (m: Msg): void {
+  #receive (m: SourceMsg): void {
     try {
       this.#onMessage(m)
     } catch (err) {
@@ -113,25 +172,35 @@ export class PullSource {
     }
   }
 
-  #onMessage (m: Msg): void {
+  #onMessage (m: SourceMsg): void {
     this.#lastSeen = Date.now()
     const reply = m.reply
     if (reply === undefined || reply === '') {
       this.#onStatus(m)
     } else {
-      this.#owed--
+      this.#owedBytes -= m.data.length
+      if (--this.#owed <= 0) this.#forgetOwed()
       this.#builder.add(m.data, reply, m.subject)
       if (this.#owed < this.#opts.batchSize) this.#pullIfLow()
     }
     if (this.#state === 'stopping' && this.#owed <= 0) this.#drained?.()
   }
 
-  #onStatus (m: Msg): void {
+  /** No request is open any more (or none the server still knows). */
+  #forgetOwed (): void {
+    this.#owed = 0
+    this.#owedBytes = 0
+  }
+
+  #onStatus (m: SourceMsg): void {
     const h = m.headers
     const code = h?.code ?? 0
     if (code === 100) return // idle heartbeat
     const pending = Number(h?.get('Nats-Pending-Messages') ?? '')
     if (Number.isFinite(pending) && pending > 0) this.#owed = Math.max(0, this.#owed - pending)
+    const pendingBytes = Number(h?.get('Nats-Pending-Bytes') ?? '')
+    if (Number.isFinite(pendingBytes) && pendingBytes > 0) this.#owedBytes = Math.max(0, this.#owedBytes - pendingBytes)
+    if (this.#owed === 0) this.#forgetOwed()
     if (code === 408 || code === 404 || (code === 409 && /MaxBytes/i.test(h?.description ?? ''))) {
       // A request expired, found nothing (no_wait) or reached its max_bytes: pull again if that left us low.
       this.#pullIfLow()
@@ -140,7 +209,7 @@ export class PullSource {
     this.#log.warn({ code, description: h?.description }, 'pull request ended by the server')
     // 409 Consumer Deleted, or 503 no responders (no consumer to take the pull): someone must recreate it.
     const gone = code === 503 || (code === 409 && /deleted/i.test(h?.description ?? ''))
-    if (code === 409 && gone) this.#owed = 0
+    if (code === 409 && gone) this.#forgetOwed()
     if (gone) this.#onGone?.()
     this.#pullIfLow()
   }
@@ -150,30 +219,29 @@ export class PullSource {
     if (this.#owed > 0 && now - this.#lastSeen > 3 * HEARTBEAT_MS && now - this.#lastPull > 3 * HEARTBEAT_MS) {
       this.#log.warn({ owed: this.#owed, silentMs: now - this.#lastSeen }, 'pull stalled (no messages or heartbeats): pulling again')
       this.#metrics.pullStalls.inc()
-      this.#owed = 0
+      this.#forgetOwed()
     }
     this.#pullIfLow()
     if (this.#state === 'stopping' && now - this.#lastPull > EXPIRES_MS + HEARTBEAT_MS) this.#drained?.()
   }
 
-  /** The pipeline finished a batch: a partial batch past its linger may go now. */
-  offer (): void {
-    this.#builder.offer()
-  }
-
   /** Forgets open requests after a reconnect: the new server connection knows none of them. */
   reset (): void {
-    this.#pullBody = this.#makePullBody()
-    this.#owed = 0
+    this.#sizePulls()
+    this.#forgetOwed()
     this.#pullIfLow()
   }
 
   /**
    * Stops pulling; waits until the open requests are filled or expired (handing on what arrives),
-   * hands on the partial batch, then unsubscribes. Idempotent.
+   * hands on the partial batch, then unsubscribes. Idempotent: every caller waits for the same end.
    */
-  async stop (): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return
+  stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop (): Promise<void> {
     if (this.#state === 'consuming') {
       this.#state = 'stopping'
       if (this.#owed > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
