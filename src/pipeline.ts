@@ -20,16 +20,15 @@
  */
 import type { Logger } from 'pino'
 import type { Settler } from './ack/settle.js'
-import type { ParsedBatch, Rejection } from './contracts.js'
+import type { ParsedBatch } from './contracts.js'
 import type { Admission, Grant } from './ingest/admission.js'
 import type { IngestBatch } from './ingest/batch-builder.js'
 import type { Metrics } from './metrics.js'
 import type { ParserPool } from './parse/parser-pool.js'
-import { observeCommit, type Committed } from './pipeline-commit.js'
+import { observeCommit, writeInput, type Committed } from './pipeline-batch.js'
 import { HeldBatches, type Held } from './pipeline-held.js'
 import { PipelineStates, type PipelineState } from './pipeline-state.js'
-import { withoutMessages, type BatchMeta, type CopyWriter } from './write/copy-writer.js'
-import type { DeadLetter } from './write/dead-letters.js'
+import type { CopyWriter } from './write/copy-writer.js'
 import { writeIsolating } from './write/isolate.js'
 import { WritePolicy } from './write/retry.js'
 
@@ -193,19 +192,7 @@ export class Pipeline implements Admission {
       return 'done'
     }
     held.parsed = parsed
-    const p = parsed
-    const deadLetterFor = (r: Rejection): DeadLetter => ({
-      subject: batch.subjects[r.index] ?? '',
-      streamSeq: batch.streamSeq[r.index] ?? null,
-      reason: r.code,
-      detail: r.detail,
-      payload: p.bytes.subarray(p.offsets[r.index], p.offsets[r.index + 1]),
-    })
-    const settled = held.settled
-    const include = settled?.map((v) => 1 - v)
-    const ackFloor = this.#settler.ackFloor
-    const meta: BatchMeta = { streamKey: this.#opts.streamKey(), streamSeq: batch.streamSeq, deadLetterFor, ...(include === undefined ? {} : { include }), ...(ackFloor === undefined ? {} : { ackFloor }) }
-    const part = settled === undefined ? parsed : withoutMessages(parsed, settled)
+    const { part, meta, include } = writeInput(held, parsed, this.#opts.streamKey(), this.#settler.ackFloor)
     if (held.isolate !== undefined) {
       this.#metrics.bisected.inc()
       const r = await writeIsolating(this.#writer, part, meta, held.isolate)

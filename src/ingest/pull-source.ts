@@ -1,7 +1,7 @@
 /**
  * JetStream pull consumer driven directly over core NATS, and the batching of what it delivers.
  *
- *   PUB $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> {"batch":B,"expires":…,"idle_heartbeat":…} → inbox
+ *   PUB $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> {"batch":B,"max_bytes":…,"expires":…,…} → inbox
  *   inbox ← message (reply $JS.ACK.…)  | 100 idle heartbeat | 408 request expired (Nats-Pending-Messages)
  *                                        | 409 limits / consumer deleted
  *
@@ -9,25 +9,21 @@
  * pull requests; those go to no one and wait out ack_wait (minutes) before redelivery. Here stop()
  * ends pulling but keeps the inbox until what is owed has arrived or expired, and hands it on.
  *
- * Credit (ingest/admission.ts): the pipeline grants messages and bytes beyond what it holds; the
- * source asks for at most grant − owed − building, where `owed` is requested and not yet delivered and
- * `building` sits in the batch builder. A request goes out when owed falls below one batch, for up to
- * two batches; in bytes each asks for at most 2 × max(ingest.max_batch_bytes, the server's max_payload)
- * (`max_bytes`; the server ends it with 409 "Message Size Exceeds MaxBytes", a normal end), and at
- * least one whole message, so no request can fail for size alone. Without a byte bound, a pull of
- * 10,000 batched payloads of 27 KB is 275 MB owed at once: nats-server cuts the connection as a slow
- * consumer and every delivered message waits out ack_wait. The consumer's max_ack_pending bounds it too.
- * When the grant is used up, nothing is pulled until the pipeline's wake (a batch ended).
+ * Credit (pull-credit.ts): the pipeline grants messages and bytes beyond what it holds
+ * (admission.ts); the source asks for at most that less what is owed and what is building, in
+ * requests of up to two batches bounded in bytes. When the grant is used up nothing is pulled until
+ * the pipeline's wake (a batch ended). The consumer's max_ack_pending bounds it too.
  * Watchdog: nothing (not even a heartbeat) for 3 heartbeat periods while owed > 0 means the server
  * lost our requests (restart, reconnect): forget them and pull again.
  *
  * States: idle → consuming → stopping (no new pulls) → stopped.
  */
-import { createInbox, nanos, type Msg, type NatsConnection } from '@nats-io/transport-node'
+import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
 import { unbounded, type Admission, type BatchSink } from './admission.js'
 import { BatchBuilder, type BatchOptions, type IngestBatch } from './batch-builder.js'
+import { EXPIRES_MS, HEARTBEAT_MS, PullCredit } from './pull-credit.js'
 
 export type { IngestBatch }
 
@@ -46,11 +42,6 @@ export interface SourceConnection {
   subscribe (subject: string, opts: { callback: (err: Error | null, m: SourceMsg) => void }): { unsubscribe (): void }
 }
 
-const EXPIRES_MS = 5_000
-const HEARTBEAT_MS = 1_000
-/** Subject, reply and headers of a message, beyond its payload, as max_bytes counts them (generous). */
-const OVERHEAD_BYTES = 65_536
-
 export class PullSource {
   readonly #nc: SourceConnection
   readonly #opts: SourceOptions
@@ -61,14 +52,9 @@ export class PullSource {
   readonly #inbox = createInbox()
   readonly #replyTo = { reply: this.#inbox }
   readonly #nextSubject: string
-  /** The request for two full batches at the byte cap (the common one, built once per connection). */
-  #fullPull = ''
-  #maxPullBytes = 0
-  #oneMessageBytes = 0
+  readonly #credit: PullCredit
   #sub: { unsubscribe (): void } | undefined
   #state: SourceState = 'idle'
-  #owed = 0
-  #owedBytes = 0
   #lastSeen = 0
   #lastPull = 0
   #watchdog: NodeJS.Timeout | undefined
@@ -90,20 +76,8 @@ export class PullSource {
     this.#admission = typeof admission === 'function' ? unbounded(admission) : admission
     this.#builder = new BatchBuilder(opts, onBatch, this.#admission.ready, (err) => this.#handOnFailed(err))
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
-    this.#sizePulls()
+    this.#credit = new PullCredit(opts, nc.info?.max_payload ?? 0)
     this.#admission.onGrant(() => this.#granted())
-  }
-
-  /** Request sizes follow the server's max_payload (read again after a reconnect). */
-  #sizePulls (): void {
-    const serverMax = this.#nc.info?.max_payload ?? 0
-    this.#oneMessageBytes = Math.max(this.#opts.maxPayloadBytes, serverMax) + OVERHEAD_BYTES
-    this.#maxPullBytes = 2 * Math.max(this.#opts.maxBatchBytes, serverMax) + OVERHEAD_BYTES
-    this.#fullPull = this.#pullBody(this.#opts.batchSize * 2, this.#maxPullBytes)
-  }
-
-  #pullBody (batch: number, maxBytes: number): string {
-    return JSON.stringify({ batch, max_bytes: maxBytes, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
   }
 
   get state (): SourceState { return this.#state }
@@ -121,21 +95,12 @@ export class PullSource {
     this.#watchdog.unref()
   }
 
-  /** Asks for what the grant leaves once owed falls below one batch (see the header). */
+  /** Asks for what the grant leaves once owed falls below one batch (pull-credit.ts). */
   #pullIfLow (): void {
-    const size = this.#opts.batchSize
-    if (this.#state !== 'consuming' || this.#owed >= size) return
-    const grant = this.#admission.grant
-    const messages = Math.min(2 * size, grant.messages - this.#owed - this.#builder.count)
-    // Nothing granted, or a sliver while a request is still open: wait for the pipeline's wake.
-    if (messages <= 0 || (messages < size && this.#owed > 0)) return
-    const room = grant.bytes - this.#owedBytes - this.#builder.bytes
-    if (room <= 0) return
-    const bytes = Math.min(this.#maxPullBytes, Math.max(room, this.#oneMessageBytes))
-    this.#owed += messages
-    this.#owedBytes += bytes
+    if (this.#state !== 'consuming') return
+    const body = this.#credit.next(this.#admission.grant, this.#builder.count, this.#builder.bytes)
+    if (body === undefined) return
     this.#lastPull = Date.now()
-    const body = messages === 2 * size && bytes === this.#maxPullBytes ? this.#fullPull : this.#pullBody(messages, bytes)
     this.#nc.publish(this.#nextSubject, body, this.#replyTo)
   }
 
@@ -178,29 +143,18 @@ export class PullSource {
     if (reply === undefined || reply === '') {
       this.#onStatus(m)
     } else {
-      this.#owedBytes -= m.data.length
-      if (--this.#owed <= 0) this.#forgetOwed()
+      this.#credit.delivered(m.data.length)
       this.#builder.add(m.data, reply, m.subject)
-      if (this.#owed < this.#opts.batchSize) this.#pullIfLow()
+      if (this.#credit.owed < this.#opts.batchSize) this.#pullIfLow()
     }
-    if (this.#state === 'stopping' && this.#owed <= 0) this.#drained?.()
-  }
-
-  /** No request is open any more (or none the server still knows). */
-  #forgetOwed (): void {
-    this.#owed = 0
-    this.#owedBytes = 0
+    if (this.#state === 'stopping' && this.#credit.owed === 0) this.#drained?.()
   }
 
   #onStatus (m: SourceMsg): void {
     const h = m.headers
     const code = h?.code ?? 0
     if (code === 100) return // idle heartbeat
-    const pending = Number(h?.get('Nats-Pending-Messages') ?? '')
-    if (Number.isFinite(pending) && pending > 0) this.#owed = Math.max(0, this.#owed - pending)
-    const pendingBytes = Number(h?.get('Nats-Pending-Bytes') ?? '')
-    if (Number.isFinite(pendingBytes) && pendingBytes > 0) this.#owedBytes = Math.max(0, this.#owedBytes - pendingBytes)
-    if (this.#owed === 0) this.#forgetOwed()
+    this.#credit.ended(Number(h?.get('Nats-Pending-Messages') || 0), Number(h?.get('Nats-Pending-Bytes') || 0))
     if (code === 408 || code === 404 || (code === 409 && /MaxBytes/i.test(h?.description ?? ''))) {
       // A request expired, found nothing (no_wait) or reached its max_bytes: pull again if that left us low.
       this.#pullIfLow()
@@ -209,17 +163,17 @@ export class PullSource {
     this.#log.warn({ code, description: h?.description }, 'pull request ended by the server')
     // 409 Consumer Deleted, or 503 no responders (no consumer to take the pull): someone must recreate it.
     const gone = code === 503 || (code === 409 && /deleted/i.test(h?.description ?? ''))
-    if (code === 409 && gone) this.#forgetOwed()
+    if (code === 409 && gone) this.#credit.forget()
     if (gone) this.#onGone?.()
     this.#pullIfLow()
   }
 
   #watch (): void {
     const now = Date.now()
-    if (this.#owed > 0 && now - this.#lastSeen > 3 * HEARTBEAT_MS && now - this.#lastPull > 3 * HEARTBEAT_MS) {
-      this.#log.warn({ owed: this.#owed, silentMs: now - this.#lastSeen }, 'pull stalled (no messages or heartbeats): pulling again')
+    if (this.#credit.owed > 0 && now - this.#lastSeen > 3 * HEARTBEAT_MS && now - this.#lastPull > 3 * HEARTBEAT_MS) {
+      this.#log.warn({ owed: this.#credit.owed, silentMs: now - this.#lastSeen }, 'pull stalled (no messages or heartbeats): pulling again')
       this.#metrics.pullStalls.inc()
-      this.#forgetOwed()
+      this.#credit.forget()
     }
     this.#pullIfLow()
     if (this.#state === 'stopping' && now - this.#lastPull > EXPIRES_MS + HEARTBEAT_MS) this.#drained?.()
@@ -227,8 +181,8 @@ export class PullSource {
 
   /** Forgets open requests after a reconnect: the new server connection knows none of them. */
   reset (): void {
-    this.#sizePulls()
-    this.#forgetOwed()
+    this.#credit.size(this.#nc.info?.max_payload ?? 0)
+    this.#credit.forget()
     this.#pullIfLow()
   }
 
@@ -244,7 +198,7 @@ export class PullSource {
   async #stop (): Promise<void> {
     if (this.#state === 'consuming') {
       this.#state = 'stopping'
-      if (this.#owed > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
+      if (this.#credit.owed > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
     }
     this.#state = 'stopped'
     clearInterval(this.#watchdog)
