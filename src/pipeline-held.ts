@@ -23,6 +23,8 @@ export interface Held extends Attempts {
   settled?: Uint8Array
 }
 
+const UNBOUNDED: Grant = Object.freeze({ messages: Infinity, bytes: Infinity })
+
 export class HeldBatches {
   readonly #set = new Set<Held>()
   readonly #bound: Grant
@@ -34,7 +36,7 @@ export class HeldBatches {
 
   /** `keepAlive`: +WPI for the messages of `h` not settled yet. */
   constructor (bound: Grant | undefined, ackWaitMs: number, keepAlive: (h: Held) => void) {
-    this.#bound = bound ?? this.#grant
+    this.#bound = bound ?? UNBOUNDED
     this.#update()
     const due = ackWaitMs / 3
     this.#timer = setInterval(() => {
