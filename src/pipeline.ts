@@ -2,7 +2,8 @@
  * The flow in one screen:
  *
  *   source ─IngestBatch─▶ queue ─▶ parse (worker) ─▶ write (BEGIN·COPY·COMMIT) ─▶ settle (ack | term)
- *                           └── at most ingest.max_in_flight batches between queue and settle ──┘
+ *     ▲                     └── at most ingest.max_in_flight batches between queue and settle ──┘
+ *     └── grant: what it takes beyond what it holds; wake when a batch ends (ingest/admission.ts)
  *
  * Parsing batch N+1 overlaps writing batch N. A batch is acked only after its COMMIT returned.
  *
@@ -15,18 +16,23 @@
  * bisect (write/isolate.ts) and dead-letter the messages that fail alone.
  * An unexpected exception fails only its batch: its unsettled messages are nak'd.
  *
- * States: running ⇄ db-down (a held batch is being retried) → draining → closed.
+ * States and transitions: pipeline-state.ts. close() drains once; every caller gets that promise.
  */
 import type { Logger } from 'pino'
 import type { Settler } from './ack/settle.js'
-import type { ParsedBatch, Rejection } from './contracts.js'
+import type { ParsedBatch } from './contracts.js'
+import type { Admission, Grant } from './ingest/admission.js'
 import type { IngestBatch } from './ingest/batch-builder.js'
 import type { Metrics } from './metrics.js'
 import type { ParserPool } from './parse/parser-pool.js'
-import { withoutMessages, type BatchMeta, type CopyWriter } from './write/copy-writer.js'
-import type { DeadLetter } from './write/dead-letters.js'
+import { observeCommit, writeInput, type Committed } from './pipeline-batch.js'
+import { HeldBatches, type Held } from './pipeline-held.js'
+import { PipelineStates, type PipelineState } from './pipeline-state.js'
+import type { CopyWriter } from './write/copy-writer.js'
 import { writeIsolating } from './write/isolate.js'
-import { WritePolicy, type Attempts } from './write/retry.js'
+import { WritePolicy } from './write/retry.js'
+
+export type { PipelineState }
 
 export interface PipelineOptions {
   readonly maxInFlight: number
@@ -40,30 +46,21 @@ export interface PipelineOptions {
    * Row r's JSON text is parsed.bytes[rowSpan[2r] .. rowSpan[2r + 1]).
    */
   readonly onCommitted?: (parsed: ParsedBatch) => void
-  /** Called when a batch slot frees up (the source may hand on a partial batch then). */
-  readonly onCapacity?: () => void
   /** A write that is rolled back; resolves when the database takes writes (database.probeWrite). */
   readonly probeWrite: () => Promise<void>
   /** Cap of the jittered retry backoff (first retry after 250 ms, doubling). */
   readonly retryMaxBackoffMs: number
   /** Identical failures (probe write succeeding) before a batch is bisected. */
   readonly maxWriteAttempts: number
-}
-
-export type PipelineState = 'running' | 'db-down' | 'draining' | 'closed'
-
-interface Held extends Attempts {
-  readonly batch: IngestBatch
-  lastSignal: number
-  /** Kept when a batch is held for retry: its raw buffers went to the worker and are not coming back. */
-  parsed?: ParsedBatch
-  /** 1 = message already settled (a bisection committed part of the batch). */
-  settled?: Uint8Array
+  /** What the pipeline holds at most (admission.ts pipelineBound); absent: no bound. */
+  readonly bound?: Grant
+  /** An impossible state transition throws (tests) instead of being logged as an error. */
+  readonly strictStates?: boolean
 }
 
 type Outcome = 'done' | 'retry'
 
-export class Pipeline {
+export class Pipeline implements Admission {
   readonly #parser: ParserPool
   readonly #settler: Settler
   readonly #writer: CopyWriter
@@ -71,12 +68,13 @@ export class Pipeline {
   readonly #log: Logger
   readonly #opts: PipelineOptions
   readonly #policy: WritePolicy
+  readonly #states: PipelineStates
+  readonly #held: HeldBatches
   readonly #queue: Held[] = []
-  readonly #held = new Set<Held>()
   #inFlight = 0
-  #state: PipelineState = 'running'
-  #keepAliveTimer: NodeJS.Timeout
   #idle: (() => void) | undefined
+  #closing: Promise<boolean> | undefined
+  #wake: (() => void) | undefined
   readonly #startedAt = Date.now()
   #lastCommitAt = 0
   #lastWriteOkAt = 0
@@ -85,7 +83,6 @@ export class Pipeline {
   #refusal: string | undefined
   #retryTimer: NodeJS.Timeout | undefined
   #retryDue = false
-  #draining = false
 
   constructor (parser: ParserPool, writer: CopyWriter, settler: Settler, metrics: Metrics, log: Logger, opts: PipelineOptions) {
     this.#parser = parser
@@ -95,38 +92,39 @@ export class Pipeline {
     this.#log = log
     this.#opts = opts
     this.#policy = new WritePolicy({ probeWrite: opts.probeWrite, maxWriteAttempts: opts.maxWriteAttempts, maxBackoffMs: opts.retryMaxBackoffMs })
-    // Checked every ack_wait/6 and sent once ack_wait/3 has passed: a held message is extended at most
-    // ack_wait/2 after its last signal, leaving half of ack_wait for event-loop lag under load.
-    this.#keepAliveTimer = setInterval(() => this.#keepHeldAlive(), Math.max(250, Math.floor(opts.ackWaitMs / 6)))
-    this.#keepAliveTimer.unref()
+    this.#states = new PipelineStates(log, opts.strictStates)
+    this.#held = new HeldBatches(opts.bound, opts.ackWaitMs, (h) => settler.keepAlive(h.batch.replies, h.settled))
   }
 
-  get state (): PipelineState { return this.#state }
+  get state (): PipelineState { return this.#states.current }
   get inFlight (): number { return this.#inFlight }
   get queued (): number { return this.#queue.length }
   get lastCommitAt (): number { return this.#lastCommitAt }
   get lastReceivedAt (): number { return this.#lastReceivedAt }
   /** Last COMMIT or successful probe write (ms since 1970; the pipeline's start when none yet). */
   get lastWriteOkAt (): number { return Math.max(this.#lastWriteOkAt, this.#policy.lastProbeOkAt, this.#startedAt) }
-  /** The failure a held batch is being retried for ('SQLSTATE 53100'), while in db-down. */
-  get refusal (): string | undefined { return this.#state === 'db-down' ? this.#refusal : undefined }
+  /** The failure a held batch is being retried for ('SQLSTATE 53100'), while the database is down. */
+  get refusal (): string | undefined { return this.#states.dbDown ? this.#refusal : undefined }
+  /** Admission: messages and bytes the source may still hand in. */
+  get grant (): Grant { return this.#held.grant }
+
+  /** Admission: `wake` runs whenever a batch ends (the grant grew, ready() may have turned true). */
+  onGrant (wake: () => void): void { this.#wake = wake }
 
   /** How long messages taken in have waited without any batch committing (0 when none wait). */
-  stalledForMs (now = Date.now()): number {
-    let oldest = Infinity
-    for (const h of this.#held) oldest = Math.min(oldest, h.batch.receivedAt)
-    return oldest === Infinity ? 0 : Math.max(0, now - Math.max(oldest, this.#lastCommitAt))
-  }
+  stalledForMs (now = Date.now()): number { return this.#held.stalledForMs(now, this.#lastCommitAt) }
 
-  /** A batch handed in now would start at once. */
-  readonly ready = (): boolean =>
-    this.#inFlight < this.#opts.maxInFlight && this.#queue.length === 0 && (this.#state === 'running' || this.#state === 'draining')
+  /** Admission: a batch handed in now would start at once. */
+  readonly ready = (): boolean => this.#inFlight < this.#opts.maxInFlight && this.#queue.length === 0 && this.#states.flowing
 
-  /** The source's callback: takes a batch in; it will be settled exactly once. */
+  /** The source's callback (through the identity gate): takes a batch in; it will be settled exactly once. */
   readonly accept = (batch: IngestBatch): void => {
-    const held: Held = { batch, lastSignal: batch.receivedAt, sameFailures: 0 }
-    this.#held.add(held)
-    this.#queue.push(held)
+    if (this.#states.current === 'closed') {
+      this.#log.error({ messages: batch.replies.length }, 'batch handed in after the pipeline closed: nak\'d')
+      this.#settler.nak(batch.replies, this.#opts.nakDelayMs)
+      return
+    }
+    this.#queue.push(this.#held.add(batch))
     this.#lastReceivedAt = Date.now()
     this.#metrics.received.inc(batch.replies.length)
     if (batch.redelivered > 0) this.#metrics.redelivered.inc(batch.redelivered)
@@ -135,8 +133,8 @@ export class Pipeline {
   }
 
   #pump (): void {
-    while (this.#inFlight < this.#opts.maxInFlight && this.#queue.length > 0 && this.#state !== 'closed') {
-      if (this.#state === 'db-down') {
+    while (this.#inFlight < this.#opts.maxInFlight && this.#queue.length > 0 && this.#states.current !== 'closed') {
+      if (!this.#states.flowing) {
         // One held batch at a time asks the database again; the others wait for its answer.
         if (this.#inFlight > 0 || !this.#retryDue) return
         this.#retryDue = false
@@ -153,15 +151,17 @@ export class Pipeline {
       .finally(() => {
         this.#inFlight--
         this.#metrics.batchesInFlight.set(this.#inFlight)
-        if (outcome === 'retry' && this.#state !== 'closed') {
+        if (outcome === 'retry' && this.#states.current !== 'closed') {
           this.#queue.unshift(held)
           this.#scheduleRetry()
         } else {
+          // Closed between the verdict and here: nothing retries it any more.
+          if (outcome === 'retry') this.#settler.nak(held.batch.replies, this.#opts.nakDelayMs, held.settled)
           this.#held.delete(held)
         }
         this.#pump()
         this.#checkIdle()
-        if (this.ready()) this.#opts.onCapacity?.()
+        this.#wake?.()
       })
       .catch((err: unknown) => this.#log.error({ err }, 'pipeline bookkeeping failed'))
   }
@@ -192,19 +192,7 @@ export class Pipeline {
       return 'done'
     }
     held.parsed = parsed
-    const p = parsed
-    const deadLetterFor = (r: Rejection): DeadLetter => ({
-      subject: batch.subjects[r.index] ?? '',
-      streamSeq: batch.streamSeq[r.index] ?? null,
-      reason: r.code,
-      detail: r.detail,
-      payload: p.bytes.subarray(p.offsets[r.index], p.offsets[r.index + 1]),
-    })
-    const settled = held.settled
-    const include = settled?.map((v) => 1 - v)
-    const ackFloor = this.#settler.ackFloor
-    const meta: BatchMeta = { streamKey: this.#opts.streamKey(), streamSeq: batch.streamSeq, deadLetterFor, ...(include === undefined ? {} : { include }), ...(ackFloor === undefined ? {} : { ackFloor }) }
-    const part = settled === undefined ? parsed : withoutMessages(parsed, settled)
+    const { part, meta, include } = writeInput(held, parsed, this.#opts.streamKey(), this.#settler.ackFloor)
     if (held.isolate !== undefined) {
       this.#metrics.bisected.inc()
       const r = await writeIsolating(this.#writer, part, meta, held.isolate)
@@ -224,7 +212,7 @@ export class Pipeline {
     const { away, signature } = await this.#policy.judge(held, error)
     this.#refusal = away ? signature : `${signature} (these rows)`
     const log = { err: error.message, signature, away, attempt: held.sameFailures, messages: held.batch.replies.length }
-    if (this.#state === 'closed' || (this.#draining && away)) {
+    if (this.#states.current === 'closed' || (this.#states.draining && away)) {
       // Shutting down: hand the batch back to JetStream now rather than wait for the database.
       this.#settler.nak(held.batch.replies, this.#opts.nakDelayMs, held.settled)
       this.#metrics.nakd.inc(held.batch.replies.length)
@@ -236,10 +224,8 @@ export class Pipeline {
   }
 
   #scheduleRetry (): void {
-    if (this.#state === 'running' || this.#state === 'draining') {
-      this.#state = 'db-down'
-      this.#log.warn({ refusal: this.#refusal }, 'writes failing: holding batches and retrying')
-    }
+    const was = this.#states.on('held')
+    if (was === 'running' || was === 'draining') this.#log.warn({ refusal: this.#refusal }, 'writes failing: holding batches and retrying')
     this.#failures++
     this.#metrics.writeRetries.inc()
     if (this.#retryTimer !== undefined) return
@@ -250,7 +236,8 @@ export class Pipeline {
     }, this.#policy.backoffMs(this.#failures))
   }
 
-  #settle (held: Held, parsed: ParsedBatch, r: { rows: number, rejections: readonly Rejection[], alreadyCommitted: readonly number[], durationMs: number, through?: number }, only: Uint8Array | undefined): void {
+  /** `only`: the messages this commit settled (1); absent: all of them. */
+  #settle (held: Held, parsed: ParsedBatch, r: Committed, only: Uint8Array | undefined): void {
     const { batch } = held
     const counts = this.#settler.committed(batch.replies, r.rejections, only, batch.streamSeq, r.through)
     if (only === undefined) held.settled = new Uint8Array(batch.replies.length).fill(1)
@@ -263,27 +250,10 @@ export class Pipeline {
     this.#lastCommitAt = now
     this.#lastWriteOkAt = now
     this.#failures = 0
-    if (this.#state === 'db-down') {
-      this.#state = this.#draining ? 'draining' : 'running'
-      this.#log.info('database takes writes again: resuming')
-    }
-    this.#metrics.committed.inc(r.rows)
-    if (r.alreadyCommitted.length > 0) {
-      this.#metrics.duplicates.inc(r.alreadyCommitted.length)
-      this.#log.info({ messages: r.alreadyCommitted.length }, 'redelivered messages were already committed: acked without writing again')
-    }
-    for (const j of r.rejections) this.#metrics.rejected.inc({ reason: j.code })
-    this.#metrics.batchSize.observe(batch.replies.length)
-    this.#metrics.commitDuration.observe(r.durationMs / 1000)
-    this.#metrics.lastCommit.set(now / 1000)
-    // Rows not added now: messages committed earlier (ledger), refused by PostgreSQL, or outside `only`.
-    const drop = only === undefined ? new Uint8Array(batch.replies.length) : only.map((v) => 1 - v)
-    for (const i of r.alreadyCommitted) drop[i] = 1
-    // A refused array element never became a row: its message's other rows stay.
-    for (const j of r.rejections) if (j.element === undefined) drop[j.index] = 1
-    const added = drop.some((v) => v === 1) ? withoutMessages(parsed, drop) : parsed
-    const times = added.rowTimeMs
-    for (let k = 0; k < times.length; k++) this.#metrics.publishToCommit.observe((now - (times[k] as number)) / 1000)
+    const was = this.#states.on('committed')
+    if (was === 'db-down' || was === 'draining-db-down') this.#log.info('database takes writes again: resuming')
+    if (r.alreadyCommitted.length > 0) this.#log.info({ messages: r.alreadyCommitted.length }, 'redelivered messages were already committed: acked without writing again')
+    const added = observeCommit(this.#metrics, parsed, batch.replies.length, r, only, now)
     if (this.#opts.onCommitted !== undefined && r.rows > 0) {
       try {
         this.#opts.onCommitted(added)
@@ -294,30 +264,23 @@ export class Pipeline {
     this.#log.debug({ messages: batch.replies.length, rows: r.rows, rejected: counts.termed, acked: counts.acked, ms: Math.round(r.durationMs) }, 'batch committed')
   }
 
-  #keepHeldAlive (): void {
-    const now = Date.now()
-    const due = this.#opts.ackWaitMs / 3
-    for (const h of this.#held) {
-      if (now - h.lastSignal >= due) {
-        this.#settler.keepAlive(h.batch.replies, h.settled)
-        h.lastSignal = now
-      }
-    }
-  }
-
   #checkIdle (): void {
-    if (this.#idle !== undefined && this.#inFlight === 0 && (this.#queue.length === 0 || this.#state === 'db-down')) this.#idle()
+    if (this.#idle !== undefined && this.#inFlight === 0 && (this.#queue.length === 0 || this.#states.dbDown)) this.#idle()
   }
 
   /**
    * Drain: settle everything taken in (the source must be stopped first). Resolves true when all
    * batches were committed or nak'd by the deadline; otherwise naks what is left and resolves false.
    * A batch failing while draining is nak'd at once (no retry loop outlives the drain).
+   * Idempotent: every call returns the first call's promise (and its deadline).
    */
-  async close (deadlineMs: number): Promise<boolean> {
-    if (this.#state === 'closed') return true
-    this.#draining = true
-    if (this.#state === 'running') this.#state = 'draining'
+  close (deadlineMs: number): Promise<boolean> {
+    this.#closing ??= this.#drain(deadlineMs)
+    return this.#closing
+  }
+
+  async #drain (deadlineMs: number): Promise<boolean> {
+    this.#states.on('close')
     const drained = new Promise<void>((resolve) => { this.#idle = resolve })
     this.#checkIdle()
     let timer: NodeJS.Timeout | undefined
@@ -331,8 +294,8 @@ export class Pipeline {
       this.#held.delete(h)
       ok = false
     }
-    this.#state = 'closed'
-    clearInterval(this.#keepAliveTimer)
+    this.#states.on('drained')
+    this.#held.shut()
     return ok && this.#inFlight === 0
   }
 }

@@ -21,6 +21,7 @@ import { LiveFeed } from './api/live-feed.js'
 import type { Config } from './config/schema.js'
 import { ensureConsumer, ensureStream, messageExists, streamLimits } from './ingest/jetstream-setup.js'
 import { LeaderWatch } from './ingest/leader-watch.js'
+import { pipelineBound } from './ingest/admission.js'
 import { NatsWatch } from './ingest/nats-watch.js'
 import { PullSource } from './ingest/pull-source.js'
 import { StreamIdentity } from './ingest/stream-identity.js'
@@ -232,7 +233,7 @@ export class Service {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
-      onCapacity: () => this.#source?.offer(),
+      bound: pipelineBound(cfg.ingest.batch_size, cfg.ingest.max_in_flight, Math.max(cfg.ingest.max_batch_bytes, cfg.nats.max_payload_bytes)),
       streamKey: () => identity.key,
       // A fresh connection with its own deadlines, outside the pool: a probe must never hang, nor
       // take a pool slot a write is waiting for.
@@ -263,7 +264,7 @@ export class Service {
       lingerMs: cfg.ingest.linger_ms,
       maxPayloadBytes: cfg.nats.max_payload_bytes,
       maxBatchBytes: cfg.ingest.max_batch_bytes,
-    }, identity.admit, this.#pipeline.ready, this.metrics, ingestLog)
+    }, identity.admit, this.#pipeline, this.metrics, ingestLog)
     this.#source.onConsumerGone(() => identity.suspect())
     this.#natsWatch = new NatsWatch(this.#nc, () => this.#source?.reset(), this.metrics, ingestLog)
     this.#natsWatch.start()

@@ -27,13 +27,16 @@ const enc = new TextEncoder()
 
 export interface SettleCounts { readonly acked: number, readonly termed: number }
 
+/** The one NatsConnection member the settler uses (unit tests hand in a fake). */
+export type Publisher = Pick<NatsConnection, 'publish'>
+
 export class Settler {
-  readonly #nc: NatsConnection
+  readonly #nc: Publisher
   readonly #nakPayloads = new Map<number, Uint8Array>()
 
   readonly #floor: AckFloor | undefined
 
-  constructor (nc: NatsConnection, floor?: AckFloor) {
+  constructor (nc: Publisher, floor?: AckFloor) {
     this.#nc = nc
     this.#floor = floor
   }

@@ -4,9 +4,9 @@
  * sequences alongside. A batch is handed on when it holds batchSize messages, when the next payload
  * would not fit in maxBatchBytes, or lingerMs after its first message, whichever comes first, so a
  * quiet plant still sees its data quickly — but a partial batch is only handed on when the pipeline
- * can take it at once (`ready()`): under load the linger would otherwise cut batches to a fraction of
- * batchSize while they queue anyway (measured: 2,000–3,500 of 5,000). It waits for offer() then, at
- * most maxHoldMs (it gets no progress acks here).
+ * can take it at once (`ready()`, ingest/admission.ts): under load the linger would otherwise cut
+ * batches to a fraction of batchSize while they queue anyway (measured: 2,000–3,500 of 5,000). It
+ * waits for offer() (the pipeline's wake) then, at most maxHoldMs (it gets no progress acks here).
  *
  * Memory: a batch's payload buffer never exceeds max(maxBatchBytes, maxPayloadBytes), whatever the
  * previous batch looked like. A payload over maxPayloadBytes is never copied whole: only its first
@@ -87,6 +87,10 @@ export class BatchBuilder {
     this.#seq = new Float64Array(opts.batchSize)
   }
 
+  /** Messages and payload bytes in the batch being filled (they count against the pipeline's grant). */
+  get count (): number { return this.#replies.length }
+  get bytes (): number { return this.#pos }
+
   add (data: Uint8Array, reply: string, subject: string): void {
     const over = data.length > this.#opts.maxPayloadBytes
     const size = over ? this.#prefixBytes : data.length
@@ -149,7 +153,7 @@ export class BatchBuilder {
     this.#linger = setTimeout(() => this.#lingered(), Math.min(this.#opts.maxHoldMs, 100))
   }
 
-  /** The pipeline has room: hand on a partial batch whose linger has passed. */
+  /** The pipeline would start a batch now: hand on a partial batch whose linger has passed. */
   offer (): void {
     if (this.#lingerDue) this.flush()
   }

@@ -13,6 +13,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, JetStreamApiCodes, JetStreamAp
 import { millis, nanos } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
+import { pipelineBound } from './admission.js'
 
 export function isApiError (err: unknown, code: number): boolean {
   return err instanceof JetStreamApiError && err.code === code
@@ -67,7 +68,7 @@ export function consumerSettings (cfg: Config): Pick<ConsumerConfig, 'ack_wait' 
   return {
     ack_wait: nanos(cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms),
     max_deliver: cfg.nats.max_deliver,
-    max_ack_pending: cfg.nats.max_ack_pending > 0 ? cfg.nats.max_ack_pending : cfg.ingest.batch_size * (cfg.ingest.max_in_flight + 1),
+    max_ack_pending: cfg.nats.max_ack_pending > 0 ? cfg.nats.max_ack_pending : pipelineBound(cfg.ingest.batch_size, cfg.ingest.max_in_flight, 0).messages,
     ...(backoff.length > 0 ? { backoff } : {}),
   }
 }

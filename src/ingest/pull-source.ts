@@ -1,7 +1,7 @@
 /**
  * JetStream pull consumer driven directly over core NATS, and the batching of what it delivers.
  *
- *   PUB $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> {"batch":B,"expires":…,"idle_heartbeat":…} → inbox
+ *   PUB $JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer> {"batch":B,"max_bytes":…,"expires":…,…} → inbox
  *   inbox ← message (reply $JS.ACK.…)  | 100 idle heartbeat | 408 request expired (Nats-Pending-Messages)
  *                                        | 409 limits / consumer deleted
  *
@@ -9,21 +9,21 @@
  * pull requests; those go to no one and wait out ack_wait (minutes) before redelivery. Here stop()
  * ends pulling but keeps the inbox until what is owed has arrived or expired, and hands it on.
  *
- * Credit: `owed` messages are requested and not yet delivered; a new request goes out when it falls
- * below one batch. Bounded three times: by owed (≤ 3 batches), by the consumer's max_ack_pending, and
- * in bytes: each request asks for at most 2 × max(ingest.max_batch_bytes, the server's max_payload)
- * (`max_bytes`; the server ends it with 409 "Message Size Exceeds MaxBytes", a normal end). Without that, a
- * pull of 10,000 batched payloads of 27 KB is 275 MB owed at once: nats-server cuts the connection
- * as a slow consumer and every delivered message waits out ack_wait.
+ * Credit (pull-credit.ts): the pipeline grants messages and bytes beyond what it holds
+ * (admission.ts); the source asks for at most that less what is owed and what is building, in
+ * requests of up to two batches bounded in bytes. When the grant is used up nothing is pulled until
+ * the pipeline's wake (a batch ended). The consumer's max_ack_pending bounds it too.
  * Watchdog: nothing (not even a heartbeat) for 3 heartbeat periods while owed > 0 means the server
  * lost our requests (restart, reconnect): forget them and pull again.
  *
  * States: idle → consuming → stopping (no new pulls) → stopped.
  */
-import { createInbox, nanos, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { Metrics } from '../metrics.js'
+import { unbounded, type Admission, type BatchSink } from './admission.js'
 import { BatchBuilder, type BatchOptions, type IngestBatch } from './batch-builder.js'
+import { EXPIRES_MS, HEARTBEAT_MS, PullCredit } from './pull-credit.js'
 
 export type { IngestBatch }
 
@@ -32,21 +32,29 @@ export type SourceOptions = BatchOptions
 
 export type SourceState = 'idle' | 'consuming' | 'stopping' | 'stopped'
 
-const EXPIRES_MS = 5_000
-const HEARTBEAT_MS = 1_000
+/** What the source reads of a delivered message or status. */
+export type SourceMsg = Pick<Msg, 'subject' | 'reply' | 'data' | 'headers'>
+
+/** The NatsConnection members the source uses (unit tests hand in a fake). */
+export interface SourceConnection {
+  readonly info?: { readonly max_payload: number } | undefined
+  publish: NatsConnection['publish']
+  subscribe (subject: string, opts: { callback: (err: Error | null, m: SourceMsg) => void }): { unsubscribe (): void }
+}
 
 export class PullSource {
-  readonly #nc: NatsConnection
+  readonly #nc: SourceConnection
   readonly #opts: SourceOptions
   readonly #log: Logger
   readonly #metrics: Metrics
+  readonly #admission: Admission
   readonly #builder: BatchBuilder
   readonly #inbox = createInbox()
+  readonly #replyTo = { reply: this.#inbox }
   readonly #nextSubject: string
-  #pullBody: string
-  #sub: Subscription | undefined
+  readonly #credit: PullCredit
+  #sub: { unsubscribe (): void } | undefined
   #state: SourceState = 'idle'
-  #owed = 0
   #lastSeen = 0
   #lastPull = 0
   #watchdog: NodeJS.Timeout | undefined
@@ -54,22 +62,22 @@ export class PullSource {
   #failures = 0
   #lastFailureLog = 0
   #onGone: (() => void) | undefined
+  #stopping: Promise<void> | undefined
 
-  /** `ready()`: the pipeline would start a batch handed on now (see BatchBuilder). */
-  constructor (nc: NatsConnection, opts: SourceOptions, onBatch: (b: IngestBatch) => void, ready: () => boolean, metrics: Metrics, log: Logger) {
+  /**
+   * Batches go to `onBatch` (the identity gate, then the pipeline); `admission` is the pipeline's
+   * grant (ingest/admission.ts). A bare `ready()` function stands for a consumer with no bound.
+   */
+  constructor (nc: SourceConnection, opts: SourceOptions, onBatch: BatchSink, admission: Admission | (() => boolean), metrics: Metrics, log: Logger) {
     this.#nc = nc
     this.#opts = opts
     this.#log = log
     this.#metrics = metrics
-    this.#builder = new BatchBuilder(opts, onBatch, ready, (err) => this.#log.error({ err }, 'handing on a batch failed; its messages stay unacked and come back after ack_wait'))
+    this.#admission = typeof admission === 'function' ? unbounded(admission) : admission
+    this.#builder = new BatchBuilder(opts, onBatch, this.#admission.ready, (err) => this.#handOnFailed(err))
     this.#nextSubject = `$JS.API.CONSUMER.MSG.NEXT.${opts.stream}.${opts.consumer}`
-    this.#pullBody = this.#makePullBody()
-  }
-
-  /** The pull request; its byte bound follows the server's max_payload (read again after a reconnect). */
-  #makePullBody (): string {
-    const maxBytes = 2 * Math.max(this.#opts.maxBatchBytes, this.#nc.info?.max_payload ?? 0) + 65_536
-    return JSON.stringify({ batch: this.#opts.batchSize * 2, max_bytes: maxBytes, expires: nanos(EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) })
+    this.#credit = new PullCredit(opts, nc.info?.max_payload ?? 0)
+    this.#admission.onGrant(() => this.#granted())
   }
 
   get state (): SourceState { return this.#state }
@@ -87,11 +95,27 @@ export class PullSource {
     this.#watchdog.unref()
   }
 
+  /** Asks for what the grant leaves once owed falls below one batch (pull-credit.ts). */
   #pullIfLow (): void {
-    if (this.#state !== 'consuming' || this.#owed >= this.#opts.batchSize) return
-    this.#owed += this.#opts.batchSize * 2
+    if (this.#state !== 'consuming') return
+    const body = this.#credit.next(this.#admission.grant, this.#builder.count, this.#builder.bytes)
+    if (body === undefined) return
     this.#lastPull = Date.now()
-    this.#nc.publish(this.#nextSubject, this.#pullBody, { reply: this.#inbox })
+    this.#nc.publish(this.#nextSubject, body, this.#replyTo)
+  }
+
+  /** The pipeline's wake: a batch ended, so the grant grew and ready() may be true. */
+  #granted (): void {
+    try {
+      if (this.#admission.ready()) this.#builder.offer()
+      this.#pullIfLow()
+    } catch (err) {
+      this.#handOnFailed(err)
+    }
+  }
+
+  #handOnFailed (err: unknown): void {
+    this.#log.error({ err }, 'handing on a batch failed; its messages stay unacked and come back after ack_wait')
   }
 
   /**
@@ -99,7 +123,7 @@ export class PullSource {
    * break the connection's read loop or end the process. A message whose handling threw is not acked
    * here, so JetStream redelivers it after ack_wait (nothing is lost).
    */
-  #receive (m: Msg): void {
+  #receive (m: SourceMsg): void {
     try {
       this.#onMessage(m)
     } catch (err) {
@@ -113,25 +137,24 @@ export class PullSource {
     }
   }
 
-  #onMessage (m: Msg): void {
+  #onMessage (m: SourceMsg): void {
     this.#lastSeen = Date.now()
     const reply = m.reply
     if (reply === undefined || reply === '') {
       this.#onStatus(m)
     } else {
-      this.#owed--
+      this.#credit.delivered(m.data.length)
       this.#builder.add(m.data, reply, m.subject)
-      if (this.#owed < this.#opts.batchSize) this.#pullIfLow()
+      if (this.#credit.owed < this.#opts.batchSize) this.#pullIfLow()
     }
-    if (this.#state === 'stopping' && this.#owed <= 0) this.#drained?.()
+    if (this.#state === 'stopping' && this.#credit.owed === 0) this.#drained?.()
   }
 
-  #onStatus (m: Msg): void {
+  #onStatus (m: SourceMsg): void {
     const h = m.headers
     const code = h?.code ?? 0
     if (code === 100) return // idle heartbeat
-    const pending = Number(h?.get('Nats-Pending-Messages') ?? '')
-    if (Number.isFinite(pending) && pending > 0) this.#owed = Math.max(0, this.#owed - pending)
+    this.#credit.ended(Number(h?.get('Nats-Pending-Messages') || 0), Number(h?.get('Nats-Pending-Bytes') || 0))
     if (code === 408 || code === 404 || (code === 409 && /MaxBytes/i.test(h?.description ?? ''))) {
       // A request expired, found nothing (no_wait) or reached its max_bytes: pull again if that left us low.
       this.#pullIfLow()
@@ -140,43 +163,42 @@ export class PullSource {
     this.#log.warn({ code, description: h?.description }, 'pull request ended by the server')
     // 409 Consumer Deleted, or 503 no responders (no consumer to take the pull): someone must recreate it.
     const gone = code === 503 || (code === 409 && /deleted/i.test(h?.description ?? ''))
-    if (code === 409 && gone) this.#owed = 0
+    if (code === 409 && gone) this.#credit.forget()
     if (gone) this.#onGone?.()
     this.#pullIfLow()
   }
 
   #watch (): void {
     const now = Date.now()
-    if (this.#owed > 0 && now - this.#lastSeen > 3 * HEARTBEAT_MS && now - this.#lastPull > 3 * HEARTBEAT_MS) {
-      this.#log.warn({ owed: this.#owed, silentMs: now - this.#lastSeen }, 'pull stalled (no messages or heartbeats): pulling again')
+    if (this.#credit.owed > 0 && now - this.#lastSeen > 3 * HEARTBEAT_MS && now - this.#lastPull > 3 * HEARTBEAT_MS) {
+      this.#log.warn({ owed: this.#credit.owed, silentMs: now - this.#lastSeen }, 'pull stalled (no messages or heartbeats): pulling again')
       this.#metrics.pullStalls.inc()
-      this.#owed = 0
+      this.#credit.forget()
     }
     this.#pullIfLow()
     if (this.#state === 'stopping' && now - this.#lastPull > EXPIRES_MS + HEARTBEAT_MS) this.#drained?.()
   }
 
-  /** The pipeline finished a batch: a partial batch past its linger may go now. */
-  offer (): void {
-    this.#builder.offer()
-  }
-
   /** Forgets open requests after a reconnect: the new server connection knows none of them. */
   reset (): void {
-    this.#pullBody = this.#makePullBody()
-    this.#owed = 0
+    this.#credit.size(this.#nc.info?.max_payload ?? 0)
+    this.#credit.forget()
     this.#pullIfLow()
   }
 
   /**
    * Stops pulling; waits until the open requests are filled or expired (handing on what arrives),
-   * hands on the partial batch, then unsubscribes. Idempotent.
+   * hands on the partial batch, then unsubscribes. Idempotent: every caller waits for the same end.
    */
-  async stop (): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return
+  stop (): Promise<void> {
+    this.#stopping ??= this.#stop()
+    return this.#stopping
+  }
+
+  async #stop (): Promise<void> {
     if (this.#state === 'consuming') {
       this.#state = 'stopping'
-      if (this.#owed > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
+      if (this.#credit.owed > 0) await new Promise<void>((resolve) => { this.#drained = resolve })
     }
     this.#state = 'stopped'
     clearInterval(this.#watchdog)
