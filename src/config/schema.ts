@@ -18,10 +18,11 @@ export interface Config {
     readonly max_deliver: number
     /**
      * Ack policy of a consumer the service creates: 'all' = one range ack per advance of the ledger's
-     * contiguous commit floor (ack/ack-floor.ts), 'explicit' = one ack per message. An existing
+     * contiguous commit floor (ack/ack-floor.ts), 'explicit' = one ack per message, 'auto' = 'all' on a
+     * single-replica stream, 'explicit' on a replicated one (see jetstream-setup.ts). An existing
      * consumer keeps the policy it has (JetStream cannot change it) and the service follows it.
      */
-    readonly ack_policy: 'all' | 'explicit'
+    readonly ack_policy: 'auto' | 'all' | 'explicit'
     /** Redelivery delays after ack_wait expiries (JetStream consumer `backoff`). */
     readonly backoff_ms: readonly number[]
     /** Delay asked for when a batch is nak'd because the database is unavailable. */
@@ -216,7 +217,7 @@ export const configSchema = {
         consumer: { ...natsName, default: 'PROCESSOR' },
         ack_wait_ms: int(1_000, 3_600_000, 60_000),
         max_deliver: int(2, 1_000, 50),
-        ack_policy: { enum: ['all', 'explicit'], default: 'all' },
+        ack_policy: { enum: ['auto', 'all', 'explicit'], default: 'auto' },
         backoff_ms: {
           type: 'array',
           items: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },
