@@ -17,12 +17,13 @@ export interface Config {
     readonly ack_wait_ms: number
     readonly max_deliver: number
     /**
-     * Ack policy of a consumer the service creates: 'all' = one range ack per advance of the ledger's
-     * contiguous commit floor (ack/ack-floor.ts), 'explicit' = one ack per message, 'auto' = 'all' on a
-     * single-replica stream, 'explicit' on a replicated one (see jetstream-setup.ts). An existing
-     * consumer keeps the policy it has (JetStream cannot change it) and the service follows it.
+     * Ack policy of a consumer the service creates: 'explicit' = one ack per message; 'all' = one range
+     * ack per advance of the ledger's contiguous commit floor (ack/ack-floor.ts): faster, but on
+     * nats-server 2.9 a server restart or failover can leave messages pending below the ack floor
+     * (README, Delivery guarantees). An existing consumer keeps the policy it has (JetStream cannot
+     * change it) and the service follows it.
      */
-    readonly ack_policy: 'auto' | 'all' | 'explicit'
+    readonly ack_policy: 'all' | 'explicit'
     /** Redelivery delays after ack_wait expiries (JetStream consumer `backoff`). */
     readonly backoff_ms: readonly number[]
     /** Delay asked for when a batch is nak'd because the database is unavailable. */
@@ -217,7 +218,7 @@ export const configSchema = {
         consumer: { ...natsName, default: 'PROCESSOR' },
         ack_wait_ms: int(1_000, 3_600_000, 60_000),
         max_deliver: int(2, 1_000, 50),
-        ack_policy: { enum: ['auto', 'all', 'explicit'], default: 'auto' },
+        ack_policy: { enum: ['all', 'explicit'], default: 'explicit' },
         backoff_ms: {
           type: 'array',
           items: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },

@@ -93,7 +93,7 @@ export interface ConsumerState {
 export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger, startSeq = 1): Promise<ConsumerState> {
   const { stream, consumer } = cfg.nats
   const settings = consumerSettings(cfg)
-  const wanted = cfg.nats.ack_policy === 'auto' ? await autoAckPolicy(jsm, stream) : cfg.nats.ack_policy
+  const wanted = cfg.nats.ack_policy
   let existing: ConsumerInfo
   try {
     existing = await jsm.consumers.info(stream, consumer)
@@ -116,18 +116,6 @@ export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: L
   const updated = await jsm.consumers.update(stream, consumer, settings)
   log.info({ stream, consumer, ackPolicy: state.ackPolicy, ...loggable(settings) }, 'updated durable consumer')
   return stateOf(updated)
-}
-
-/**
- * 'auto': range acks on a single-replica stream; per-message acks on a replicated one. Measured on
- * nats-server 2.9.10 (test/cluster/jetstream-cluster.test.ts): after consumer-leader failovers an R3
- * ack-all consumer kept 13 messages pending below its ack floor, which no ack-all can clear (their
- * sequence is at or below the floor: ignored); they were redelivered until max_deliver. Rows stayed
- * exact (the ledger acks them as committed), but they hold ack-pending slots and redelivery churn.
- */
-async function autoAckPolicy (jsm: JetStreamManager, stream: string): Promise<'all' | 'explicit'> {
-  const info = await jsm.streams.info(stream)
-  return (info.config.num_replicas ?? 1) > 1 ? 'explicit' : 'all'
 }
 
 function stateOf (ci: ConsumerInfo): ConsumerState {

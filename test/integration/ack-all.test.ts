@@ -1,5 +1,5 @@
 /**
- * Range acks (nats.ack_policy all, the default): the service acks by advancing the ledger's
+ * Range acks (nats.ack_policy all): the service acks by advancing the ledger's
  * contiguous commit floor. Every reading ends committed once, dead letters included, with far fewer
  * acks than messages; a hole no delivery can fill (a message deleted from the stream before it was
  * delivered) is recorded as settled and does not stop acking; an existing explicit consumer keeps
@@ -28,7 +28,7 @@ describe('range acks (ack policy all)', () => {
     const payloads: string[] = []
     for (let n = 0; n < 6_000; n++) payloads.push(n % 1_000 === 999 ? '{"not":"a reading"}' : json(reading(`CNC-${n % 7}`, n)))
     await prefill(t, payloads)
-    await withService(t, { CNC_INGEST_BATCH_SIZE: '500' }, async (service) => {
+    await withService(t, { CNC_NATS_ACK_POLICY: 'all', CNC_INGEST_BATCH_SIZE: '500' }, async (service) => {
       await waitSettled(t)
       assert.deepEqual(await counts(t), { rows: 5_994, distinct: 5_994, rejected: 6 })
       const ci = await t.consumerInfo()
@@ -46,7 +46,7 @@ describe('range acks (ack policy all)', () => {
     // Sequences 400 and 401 are gone before the consumer ever delivers them: the ledger can never get them from a commit.
     await t.jsm.streams.deleteMessage(t.stream, 400)
     await t.jsm.streams.deleteMessage(t.stream, 401)
-    await withService(t, { CNC_INGEST_BATCH_SIZE: '100' }, async () => {
+    await withService(t, { CNC_NATS_ACK_POLICY: 'all', CNC_INGEST_BATCH_SIZE: '100' }, async () => {
       await waitFor('the ack floor to pass the hole', async () => (await t.consumerInfo()).ack_floor.stream_seq === 1_000, 30_000, 100)
       const c = await counts(t)
       assert.deepEqual(c, { rows: 998, distinct: 998, rejected: 0 })
@@ -57,10 +57,10 @@ describe('range acks (ack policy all)', () => {
     })
   })
 
-  it('keeps per-message acks on an existing explicit consumer', async () => {
+  it('keeps per-message acks on an existing explicit consumer when all is configured', async () => {
     await ensureConsumer(t.jsm, t.config({ CNC_NATS_ACK_POLICY: 'explicit' }), silentLog)
     await prefill(t, Array.from({ length: 1_500 }, (_, n) => n === 700 ? 'not json' : json(reading('CNC-EXPL', n))))
-    await withService(t, {}, async (service) => {
+    await withService(t, { CNC_NATS_ACK_POLICY: 'all' }, async (service) => {
       await waitSettled(t)
       assert.deepEqual(await counts(t), { rows: 1_499, distinct: 1_499, rejected: 1 })
       const ci = await t.consumerInfo()
