@@ -17,8 +17,9 @@
  * than the room left pay for ordering it.
  */
 import type pg from 'pg'
-import { groupKey, readingsAfter, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
+import { groupKey, rawReading, readingsAfterJson, readingsInGroup, type GroupKey, type JsonRow, type ReadingRow } from '../store/readings.js'
 import { cursorMicros } from './params.js'
+import { readingJson } from './reading-json.js'
 
 /** What PostgreSQL parses back as float8 (String(number) writes these), and int4. */
 const FLOAT_RE = /^(?:-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|-?Infinity|NaN)$/
@@ -56,7 +57,8 @@ export interface DataCursor {
 }
 
 export interface Page {
-  readonly rows: ReadingRow[]
+  /** Each reading's JSON (reading-json.ts), in page order. */
+  readonly rows: string[]
   /** Cursor fields for the next page (to be encoded by the caller), or null at the end. */
   readonly next: { readonly t: string, readonly k: GroupKey | null, readonly n: number } | null
 }
@@ -91,37 +93,47 @@ function lastKey (rows: readonly ReadingRow[]): { key: GroupKey, equal: number }
 /**
  * One page after position (`afterIso`, `key`, `skip`) up to `endIso`. `afterIso` is a group
  * timestamp (key non-null: inside that group) or, for a first page, an instant before the window.
+ * `idJson` = JSON.stringify(id). The time-ordered part comes as JSON written by PostgreSQL
+ * (readingsAfterJson); group rows, which the cursor needs as values, are written here.
  */
-export async function readPage (db: pg.Pool, id: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
-  const out: ReadingRow[] = []
+export async function readPage (db: pg.Pool, id: string, idJson: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
+  const out: string[] = []
+  const json = (rows: readonly ReadingRow[]): void => { for (const r of rows) out.push(readingJson(idJson, r)) }
   if (key !== null) {
     const g = await readingsInGroup(db, id, afterIso, key, skip, limit + 1)
     if (g.length > limit) {
       const taken = g.slice(0, limit)
       const last = lastKey(taken)
-      return { rows: taken, next: { t: afterIso, k: last.key, n: last.equal + (sameKey(last.key, key) ? skip : 0) } }
+      json(taken)
+      return { rows: out, next: { t: afterIso, k: last.key, n: last.equal + (sameKey(last.key, key) ? skip : 0) } }
     }
-    out.push(...g)
+    json(g)
   }
   const room = limit - out.length
-  const b = await readingsAfter(db, id, afterIso, endIso, room + 1)
+  const b = await readingsAfterJson(db, id, idJson, afterIso, endIso, room + 1)
+  const take = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const [ts, j, raw] = b[i] as JsonRow
+      out.push(j ?? readingJson(idJson, rawReading(ts, raw ?? [])))
+    }
+  }
   if (b.length <= room) {
-    out.push(...b)
+    take(b.length)
     return { rows: out, next: null }
   }
-  const boundary = (b[room] as ReadingRow)[0]
+  const boundary = (b[room] as JsonRow)[0]
   if (room === 0) return { rows: out, next: { t: afterIso, k: null, n: 0 } }
   let cut = room
-  while (cut > 0 && (b[cut - 1] as ReadingRow)[0] === boundary) cut--
+  while (cut > 0 && (b[cut - 1] as JsonRow)[0] === boundary) cut--
   if (cut === room) {
-    out.push(...b.slice(0, room))
-    return { rows: out, next: { t: (b[room - 1] as ReadingRow)[0], k: null, n: 0 } }
+    take(room)
+    return { rows: out, next: { t: (b[room - 1] as JsonRow)[0], k: null, n: 0 } }
   }
-  for (let i = 0; i < cut; i++) out.push(b[i] as ReadingRow)
+  take(cut)
   const left = room - cut
   const g = await readingsInGroup(db, id, boundary, null, 0, left + 1)
   const taken = g.slice(0, left)
-  out.push(...taken)
+  json(taken)
   // g has at least left + 1 rows unless rows were deleted meanwhile; then the group is done.
   if (g.length <= left) return { rows: out, next: { t: boundary, k: null, n: 0 } }
   const last = lastKey(taken)

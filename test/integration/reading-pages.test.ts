@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test'
 import fc from 'fast-check'
 import type pg from 'pg'
 import { readPage, type Page } from '../../src/api/reading-pages.js'
+import { readingJson } from '../../src/api/reading-json.js'
+import type { ReadingRow } from '../../src/store/readings.js'
 import { createTestEnv, migratedPool, type TestEnv } from '../helpers/test-env.js'
 
 interface Row { t: number, temp: number, x: number | null, state: string | null, line: number }
@@ -22,6 +24,10 @@ const rowArb = fc.record({
   state: fc.option(fc.constantFrom('a', 'B', 'ü', ''), { nil: null }),
   line: fc.integer({ min: 0, max: 1 }),
 })
+
+/** The API writes NaN bare (as String(NaN)), as it always has; JSON.parse needs it quoted. */
+const parseReading = (json: string): Record<string, unknown> =>
+  JSON.parse(json.replace(/:NaN([,}])/g, ':"NaN"$1'), (_, v: unknown) => v === 'NaN' ? Number.NaN : v) as Record<string, unknown>
 
 const iso = (t: number): string => new Date(Date.UTC(2025, 6, 13, 10) + t).toISOString()
 
@@ -57,12 +63,14 @@ describe('readPage', () => {
         let pages = 0
         for (;;) {
           const page: Page = cursor === null
-            ? await readPage(db, machine, '-infinity', null, 0, 'infinity', limit)
-            : await readPage(db, machine, cursor.t, cursor.k, cursor.n, 'infinity', limit)
+            ? await readPage(db, machine, JSON.stringify(machine), '-infinity', null, 0, 'infinity', limit)
+            : await readPage(db, machine, JSON.stringify(machine), cursor.t, cursor.k, cursor.n, 'infinity', limit)
           assert.ok(page.rows.length <= limit, `page of ${page.rows.length} > ${limit}`)
-          const times = page.rows.map((r) => r[0])
+          const rs = page.rows.map(parseReading)
+          const times = rs.map((r) => r.timestamp)
           assert.deepEqual([...times].sort(), times, 'time order')
-          shown.push(...page.rows.filter((r) => (r[9] as number) < 100_000).map((r) => `${r[0]}|${r[1]}|${r[3]}|${r[8]}|${r[9]}`))
+          shown.push(...rs.filter((r) => (r.active_program_line as number) < 100_000)
+            .map((r) => `${r.timestamp}|${r.temperature}|${r.x_pos_mm}|${r.machine_state}|${r.active_program_line}`))
           if (page.next === null) break
           cursor = page.next
           if (pages++ === 1) await insert(machine, arriving, 100_000)
@@ -71,5 +79,25 @@ describe('readPage', () => {
         const want = rows.map((r) => `${iso(r.t).replace(/Z$/, '000Z')}|${Object.is(r.temp, -0) ? 0 : r.temp}|${r.x}|${r.state}|${r.line}`)
         assert.deepEqual([...shown].sort(), want.sort())
       }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) })
+  })
+
+  it('PostgreSQL writes each reading\'s JSON byte for byte as readingJson does', async () => {
+    const dbl = fc.double({ noDefaultInfinity: false })
+    const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null })
+    const arb = fc.tuple(dbl, dbl, opt(dbl), opt(dbl), opt(dbl), opt(dbl), opt(dbl),
+      opt(fc.string({ unit: 'grapheme', maxLength: 6 }).filter((x) => !x.includes('\u0000'))),
+      opt(fc.integer({ min: -2_147_483_648, max: 2_147_483_647 })), opt(dbl))
+    await fc.assert(fc.asyncProperty(fc.array(arb, { minLength: 1, maxLength: 20 }), async (vals) => {
+      const machine = `J"\\${run++}`
+      const rows: ReadingRow[] = vals.map((v, i) => [iso(i).replace(/Z$/, '000Z'), ...v] as ReadingRow)
+      await db.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, y_pos_mm, z_pos_mm, feed_rate_actual,
+          spindle_load_percent, machine_state, active_program_line, total_power_kw)
+        SELECT (r->>0)::timestamptz, $1, (r->>1)::float8, (r->>2)::float8, (r->>3)::float8, (r->>4)::float8, (r->>5)::float8, (r->>6)::float8,
+          (r->>7)::float8, r->>8, (r->>9)::int4, (r->>10)::float8 FROM jsonb_array_elements($2::jsonb) r`,
+      [machine, JSON.stringify(rows.map((r) => r.map((x) => typeof x === 'number' ? String(x) : x)))])
+      const idJson = JSON.stringify(machine)
+      const page = await readPage(db, machine, idJson, '-infinity', null, 0, 'infinity', 100)
+      assert.deepEqual(page.rows, rows.map((r) => readingJson(idJson, r)))
+    }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) })
   })
 })
