@@ -17,7 +17,7 @@
  * than the room left pay for ordering it.
  */
 import type pg from 'pg'
-import { groupKey, rawReading, readingsAfterJson, readingsInGroup, type GroupKey, type JsonRow, type ReadingRow } from '../store/readings.js'
+import { groupKey, rawReading, readingsAfterChunks, readingsAfterJson, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
 import { cursorMicros } from './params.js'
 import { readingJson } from './reading-json.js'
 
@@ -57,8 +57,10 @@ export interface DataCursor {
 }
 
 export interface Page {
-  /** Each reading's JSON (reading-json.ts), in page order. */
-  readonly rows: string[]
+  /** The page's readings as JSON (reading-json.ts), in page order, in pieces of one or more readings joined by commas. */
+  readonly parts: string[]
+  /** Readings in the page. */
+  readonly count: number
   /** Cursor fields for the next page (to be encoded by the caller), or null at the end. */
   readonly next: { readonly t: string, readonly k: GroupKey | null, readonly n: number } | null
 }
@@ -94,48 +96,45 @@ function lastKey (rows: readonly ReadingRow[]): { key: GroupKey, equal: number }
  * One page after position (`afterIso`, `key`, `skip`) up to `endIso`. `afterIso` is a group
  * timestamp (key non-null: inside that group) or, for a first page, an instant before the window.
  * `idJson` = JSON.stringify(id). The time-ordered part comes as JSON written by PostgreSQL
- * (readingsAfterJson); group rows, which the cursor needs as values, are written here.
+ * (readingsAfterChunks); group rows, which the cursor needs as values, are written here.
  */
 export async function readPage (db: pg.Pool, id: string, idJson: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
-  const out: string[] = []
-  const json = (rows: readonly ReadingRow[]): void => { for (const r of rows) out.push(readingJson(idJson, r)) }
+  const parts: string[] = []
+  let count = 0
+  const json = (rows: readonly ReadingRow[]): void => {
+    for (const r of rows) parts.push(readingJson(idJson, r))
+    count += rows.length
+  }
+  const page = (next: Page['next']): Page => ({ parts, count, next })
   if (key !== null) {
     const g = await readingsInGroup(db, id, afterIso, key, skip, limit + 1)
     if (g.length > limit) {
       const taken = g.slice(0, limit)
       const last = lastKey(taken)
       json(taken)
-      return { rows: out, next: { t: afterIso, k: last.key, n: last.equal + (sameKey(last.key, key) ? skip : 0) } }
+      return page({ t: afterIso, k: last.key, n: last.equal + (sameKey(last.key, key) ? skip : 0) })
     }
     json(g)
   }
-  const room = limit - out.length
-  const b = await readingsAfterJson(db, id, idJson, afterIso, endIso, room + 1)
-  const take = (n: number): void => {
-    for (let i = 0; i < n; i++) {
-      const [ts, j, raw] = b[i] as JsonRow
-      out.push(j ?? readingJson(idJson, rawReading(ts, raw ?? [])))
-    }
+  const room = limit - count
+  const b = await readingsAfterChunks(db, id, idJson, afterIso, endIso, room + 1)
+  if (b.pieces.every((p) => p !== null)) parts.push(...b.pieces as string[])
+  else {
+    // A value PostgreSQL writes otherwise than JavaScript (rare: |x| < 1e-4, ≥ 1e15, NaN, ±Infinity): rows, written here.
+    const rows = await readingsAfterJson(db, id, idJson, afterIso, endIso, b.shown)
+    for (const [ts, j, raw] of rows) parts.push(j ?? readingJson(idJson, rawReading(ts, raw ?? [])))
   }
-  if (b.length <= room) {
-    take(b.length)
-    return { rows: out, next: null }
-  }
-  const boundary = (b[room] as JsonRow)[0]
-  if (room === 0) return { rows: out, next: { t: afterIso, k: null, n: 0 } }
-  let cut = room
-  while (cut > 0 && (b[cut - 1] as JsonRow)[0] === boundary) cut--
-  if (cut === room) {
-    take(room)
-    return { rows: out, next: { t: (b[room - 1] as JsonRow)[0], k: null, n: 0 } }
-  }
-  take(cut)
-  const left = room - cut
+  count += b.shown
+  if (b.found <= room) return page(null)
+  const boundary = b.boundaryTs as string
+  if (room === 0) return page({ t: afterIso, k: null, n: 0 })
+  if (b.shown === room) return page({ t: b.beforeBoundaryTs as string, k: null, n: 0 })
+  const left = room - b.shown
   const g = await readingsInGroup(db, id, boundary, null, 0, left + 1)
   const taken = g.slice(0, left)
   json(taken)
   // g has at least left + 1 rows unless rows were deleted meanwhile; then the group is done.
-  if (g.length <= left) return { rows: out, next: { t: boundary, k: null, n: 0 } }
+  if (g.length <= left) return page({ t: boundary, k: null, n: 0 })
   const last = lastKey(taken)
-  return { rows: out, next: { t: boundary, k: last.key, n: last.equal } }
+  return page({ t: boundary, k: last.key, n: last.equal })
 }

@@ -136,14 +136,14 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
     if (ex.aborted) return
     const next = page.next === null ? null : encodeCursor({ v: 2, m: id, ...page.next, s: microsToIso(start), e: endIso })
     if (!envelope) {
-      const headers: Record<string, string> = { [COUNT_HEADER]: String(page.rows.length) }
+      const headers: Record<string, string> = { [COUNT_HEADER]: String(page.count) }
       if (next !== null) headers.Link = `</api/v1/machines/${encodeURIComponent(id)}/data?cursor=${next}&limit=${limit}>; rel="next"`
-      await sendArray(ex, page.rows, headers)
+      await sendArray(ex, page.parts, headers)
       return
     }
     const head = `{"machine_id":${idJson},"start_time":"${microsToIso(start)}","end_time":"${endIso}","limit":${limit},` +
-      `"count":${page.rows.length},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
-    await sendRows(ex, head, page.rows, (r) => r)
+      `"count":${page.count},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
+    await sendRows(ex, head, page.parts, (r) => r)
   }
 
   async function getLatest (ex: Exchange): Promise<void> {
