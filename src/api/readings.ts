@@ -13,11 +13,12 @@
  */
 import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
+import { TurnBatch, type Detached } from './turn-batch.js'
 import { HOUR_MICROS, MAX_MICROS, MAX_RANGE_DAYS, MIN_MICROS, checkRange, cursorParam, encodeCursor, enumParam, hourWindow, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
 import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
-import { latestReading } from '../store/readings.js'
+import { latestReadings } from '../store/readings.js'
 import { readingJson } from './reading-json.js'
 import type { StoreAccess } from './server.js'
 
@@ -96,7 +97,9 @@ async function sendArray (ex: Exchange, rows: readonly string[], headers: Record
   })(), headers)
 }
 
-export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[] {
+export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detached: Detached): Route[] {
+  const latestBatch = new TurnBatch((ids: string[]) => latestReadings(store().db, ids), detached)
+
   async function getBuckets (ex: Exchange, id: string): Promise<void> {
     const agg = enumParam(ex, 'agg', AGGS)
     if (agg === undefined) throw badParam(`agg is required with bucket: one of ${AGGS.join(', ')}`)
@@ -148,7 +151,8 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
 
   async function getLatest (ex: Exchange): Promise<void> {
     const id = machineIdParam(ex)
-    const row = await latestReading(store().db, id)
+    // One statement for all /latest requests of this event-loop turn (turn-batch.ts).
+    const row = await latestBatch.get(id)
     if (row === undefined) throw new HttpError(404, ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
     ex.send(200, readingJson(JSON.stringify(id), row))
   }
