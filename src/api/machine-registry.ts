@@ -24,9 +24,14 @@ export interface RegistryCopy {
 }
 
 export class MachineRegistry {
+  readonly #maxAgeMs: number
   #generation = 0
   #copy: { readonly generation: number, readonly until: number, readonly value: RegistryCopy } | undefined
   #loading: Promise<RegistryCopy> | undefined
+
+  constructor (maxAgeMs = MAX_AGE_MS) {
+    this.#maxAgeMs = maxAgeMs
+  }
 
   /** The registry, from memory when the copy is fresh. */
   get (db: pg.Pool): Promise<RegistryCopy> {
@@ -48,7 +53,7 @@ export class MachineRegistry {
     try {
       const rows = await listMachines(db)
       const value: RegistryCopy = { body: JSON.stringify(rows), byId: new Map(rows.map((r) => [r.id, r])) }
-      if (generation === this.#generation) this.#copy = { generation, until: startedAt + MAX_AGE_MS, value }
+      if (generation === this.#generation) this.#copy = { generation, until: startedAt + this.#maxAgeMs, value }
       return value
     } finally {
       if (generation === this.#generation) this.#loading = undefined
