@@ -17,7 +17,7 @@
  * than the room left pay for ordering it.
  */
 import type pg from 'pg'
-import { groupKey, rawReading, readingsAfterChunks, readingsAfterJson, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
+import { groupKey, rawReading, readingsAfterJson, readingsAfterPage, readingsInGroup, type GroupKey, type JsonRow, type ReadingRow } from '../store/readings.js'
 import { cursorMicros } from './params.js'
 import { readingJson } from './reading-json.js'
 
@@ -96,7 +96,7 @@ function lastKey (rows: readonly ReadingRow[]): { key: GroupKey, equal: number }
  * One page after position (`afterIso`, `key`, `skip`) up to `endIso`. `afterIso` is a group
  * timestamp (key non-null: inside that group) or, for a first page, an instant before the window.
  * `idJson` = JSON.stringify(id). The time-ordered part comes as JSON written by PostgreSQL
- * (readingsAfterChunks); group rows, which the cursor needs as values, are written here.
+ * (readingsAfterPage); group rows, which the cursor needs as values, are written here.
  */
 export async function readPage (db: pg.Pool, id: string, idJson: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
   const parts: string[] = []
@@ -117,19 +117,34 @@ export async function readPage (db: pg.Pool, id: string, idJson: string, afterIs
     json(g)
   }
   const room = limit - count
-  const b = await readingsAfterChunks(db, id, idJson, afterIso, endIso, room + 1)
-  if (b.pieces.every((p) => p !== null)) parts.push(...b.pieces as string[])
-  else {
-    // A value PostgreSQL writes otherwise than JavaScript (rare: |x| < 1e-4, ≥ 1e15, NaN, ±Infinity): rows, written here.
-    const rows = await readingsAfterJson(db, id, idJson, afterIso, endIso, b.shown)
-    for (const [ts, j, raw] of rows) parts.push(j ?? readingJson(idJson, rawReading(ts, raw ?? [])))
+  const b = await readingsAfterPage(db, id, room, afterIso, endIso)
+  if (room === 0) return page(b.nextTs === null ? null : { t: afterIso, k: null, n: 0 })
+  // The usual page: PostgreSQL's text, ending between two timestamps (or at the window's end).
+  if (b.shown === 0 || (b.body !== null && b.lastTs !== b.nextTs)) {
+    if (b.shown > 0) parts.push(b.body as string)
+    count += b.shown
+    return page(b.nextTs === null ? null : { t: b.lastTs as string, k: null, n: 0 })
   }
-  count += b.shown
-  if (b.found <= room) return page(null)
-  const boundary = b.boundaryTs as string
-  if (room === 0) return page({ t: afterIso, k: null, n: 0 })
-  if (b.shown === room) return page({ t: b.beforeBoundaryTs as string, k: null, n: 0 })
-  const left = room - b.shown
+  // A value PostgreSQL writes otherwise than JavaScript (|x| < 1e-4, ≥ 1e15, NaN, ±Infinity), or
+  // a page ending inside a group of equal timestamps: row by row.
+  const rows = await readingsAfterJson(db, id, idJson, afterIso, endIso, room + 1)
+  const take = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const [ts, j, raw] = rows[i] as JsonRow
+      parts.push(j ?? readingJson(idJson, rawReading(ts, raw ?? [])))
+    }
+    count += n
+  }
+  if (rows.length <= room) {
+    take(rows.length)
+    return page(null)
+  }
+  const boundary = (rows[room] as JsonRow)[0]
+  let cut = room
+  while (cut > 0 && (rows[cut - 1] as JsonRow)[0] === boundary) cut--
+  take(cut)
+  if (cut === room) return page({ t: (rows[room - 1] as JsonRow)[0], k: null, n: 0 })
+  const left = room - cut
   const g = await readingsInGroup(db, id, boundary, null, 0, left + 1)
   const taken = g.slice(0, left)
   json(taken)
