@@ -17,9 +17,9 @@
  * than the room left pay for ordering it.
  */
 import type pg from 'pg'
-import { groupKey, rawReading, readingsAfterJson, readingsAfterPage, readingsInGroup, type GroupKey, type JsonRow, type ReadingRow } from '../store/readings.js'
+import { groupKey, readingsAfterText, readingsInGroup, type GroupKey, type ReadingRow, type TextRow } from '../store/readings.js'
 import { cursorMicros } from './params.js'
-import { readingJson } from './reading-json.js'
+import { readingJson, readingJsonText } from './reading-json.js'
 
 /** What PostgreSQL parses back as float8 (String(number) writes these), and int4. */
 const FLOAT_RE = /^(?:-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|-?Infinity|NaN)$/
@@ -57,7 +57,7 @@ export interface DataCursor {
 }
 
 export interface Page {
-  /** The page's readings as JSON (reading-json.ts), in page order, in pieces of one or more readings joined by commas. */
+  /** The page's readings as JSON (reading-json.ts), in page order, one per element. */
   readonly parts: string[]
   /** Readings in the page. */
   readonly count: number
@@ -95,8 +95,9 @@ function lastKey (rows: readonly ReadingRow[]): { key: GroupKey, equal: number }
 /**
  * One page after position (`afterIso`, `key`, `skip`) up to `endIso`. `afterIso` is a group
  * timestamp (key non-null: inside that group) or, for a first page, an instant before the window.
- * `idJson` = JSON.stringify(id). The time-ordered part comes as JSON written by PostgreSQL
- * (readingsAfterPage); group rows, which the cursor needs as values, are written here.
+ * `idJson` = JSON.stringify(id). The time-ordered part comes as PostgreSQL's text, written into
+ * JSON without parsing numbers (readingsAfterText); group rows, which the cursor needs as values,
+ * come parsed.
  */
 export async function readPage (db: pg.Pool, id: string, idJson: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
   const parts: string[] = []
@@ -117,33 +118,21 @@ export async function readPage (db: pg.Pool, id: string, idJson: string, afterIs
     json(g)
   }
   const room = limit - count
-  const b = await readingsAfterPage(db, id, room, afterIso, endIso)
-  if (room === 0) return page(b.nextTs === null ? null : { t: afterIso, k: null, n: 0 })
-  // The usual page: PostgreSQL's text, ending between two timestamps (or at the window's end).
-  if (b.shown === 0 || (b.body !== null && b.lastTs !== b.nextTs)) {
-    if (b.shown > 0) parts.push(b.body as string)
-    count += b.shown
-    return page(b.nextTs === null ? null : { t: b.lastTs as string, k: null, n: 0 })
-  }
-  // A value PostgreSQL writes otherwise than JavaScript (|x| < 1e-4, ≥ 1e15, NaN, ±Infinity), or
-  // a page ending inside a group of equal timestamps: row by row.
-  const rows = await readingsAfterJson(db, id, idJson, afterIso, endIso, room + 1)
+  const b = await readingsAfterText(db, id, afterIso, endIso, room + 1)
   const take = (n: number): void => {
-    for (let i = 0; i < n; i++) {
-      const [ts, j, raw] = rows[i] as JsonRow
-      parts.push(j ?? readingJson(idJson, rawReading(ts, raw ?? [])))
-    }
+    for (let i = 0; i < n; i++) parts.push(readingJsonText(idJson, b[i] as TextRow))
     count += n
   }
-  if (rows.length <= room) {
-    take(rows.length)
+  if (b.length <= room) {
+    take(b.length)
     return page(null)
   }
-  const boundary = (rows[room] as JsonRow)[0]
+  const boundary = (b[room] as TextRow)[0] as string
+  if (room === 0) return page({ t: afterIso, k: null, n: 0 })
   let cut = room
-  while (cut > 0 && (rows[cut - 1] as JsonRow)[0] === boundary) cut--
+  while (cut > 0 && (b[cut - 1] as TextRow)[0] === boundary) cut--
   take(cut)
-  if (cut === room) return page({ t: (rows[room - 1] as JsonRow)[0], k: null, n: 0 })
+  if (cut === room) return page({ t: (b[room - 1] as TextRow)[0] as string, k: null, n: 0 })
   const left = room - cut
   const g = await readingsInGroup(db, id, boundary, null, 0, left + 1)
   const taken = g.slice(0, left)

@@ -82,7 +82,7 @@ describe('readPage', () => {
       }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) })
   })
 
-  it('PostgreSQL writes each reading\'s JSON byte for byte as readingJson does', async () => {
+  it('pages written from PostgreSQL\'s text are byte for byte readingJson of the values', async () => {
     const dbl = fc.double({ noDefaultInfinity: false })
     const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(a, { nil: null })
     const arb = fc.tuple(dbl, dbl, opt(dbl), opt(dbl), opt(dbl), opt(dbl), opt(dbl),
