@@ -102,7 +102,7 @@ describe('readPage', () => {
     }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) })
   })
 
-  it('pages of more than one piece, ending inside a group, keep every reading in order', async () => {
+  it('2,000-row pages ending inside a group of equal timestamps keep every reading, in order', async () => {
     const machine = `BIG${run++}`
     // 2,500 readings, 1 ms apart, except that readings 1,990..2,009 share one timestamp.
     const t = (i: number): number => i >= 1990 && i < 2010 ? 1990 : i
