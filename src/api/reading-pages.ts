@@ -17,9 +17,8 @@
  * than the room left pay for ordering it.
  */
 import type pg from 'pg'
-import { groupKey, readingsAfterText, readingsInGroup, type GroupKey, type ReadingRow, type TextRow } from '../store/readings.js'
+import { groupKey, readingsAfter, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
 import { cursorMicros } from './params.js'
-import { readingJson, readingJsonText } from './reading-json.js'
 
 /** What PostgreSQL parses back as float8 (String(number) writes these), and int4. */
 const FLOAT_RE = /^(?:-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|-?Infinity|NaN)$/
@@ -57,10 +56,7 @@ export interface DataCursor {
 }
 
 export interface Page {
-  /** The page's readings as JSON (reading-json.ts), in page order, one per element. */
-  readonly parts: string[]
-  /** Readings in the page. */
-  readonly count: number
+  readonly rows: ReadingRow[]
   /** Cursor fields for the next page (to be encoded by the caller), or null at the end. */
   readonly next: { readonly t: string, readonly k: GroupKey | null, readonly n: number } | null
 }
@@ -95,50 +91,39 @@ function lastKey (rows: readonly ReadingRow[]): { key: GroupKey, equal: number }
 /**
  * One page after position (`afterIso`, `key`, `skip`) up to `endIso`. `afterIso` is a group
  * timestamp (key non-null: inside that group) or, for a first page, an instant before the window.
- * `idJson` = JSON.stringify(id). The time-ordered part comes as PostgreSQL's text, written into
- * JSON without parsing numbers (readingsAfterText); group rows, which the cursor needs as values,
- * come parsed.
  */
-export async function readPage (db: pg.Pool, id: string, idJson: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
-  const parts: string[] = []
-  let count = 0
-  const json = (rows: readonly ReadingRow[]): void => {
-    for (const r of rows) parts.push(readingJson(idJson, r))
-    count += rows.length
-  }
-  const page = (next: Page['next']): Page => ({ parts, count, next })
+export async function readPage (db: pg.Pool, id: string, afterIso: string, key: GroupKey | null, skip: number, endIso: string, limit: number): Promise<Page> {
+  const out: ReadingRow[] = []
   if (key !== null) {
     const g = await readingsInGroup(db, id, afterIso, key, skip, limit + 1)
     if (g.length > limit) {
       const taken = g.slice(0, limit)
       const last = lastKey(taken)
-      json(taken)
-      return page({ t: afterIso, k: last.key, n: last.equal + (sameKey(last.key, key) ? skip : 0) })
+      return { rows: taken, next: { t: afterIso, k: last.key, n: last.equal + (sameKey(last.key, key) ? skip : 0) } }
     }
-    json(g)
+    out.push(...g)
   }
-  const room = limit - count
-  const b = await readingsAfterText(db, id, afterIso, endIso, room + 1)
-  const take = (n: number): void => {
-    for (let i = 0; i < n; i++) parts.push(readingJsonText(idJson, b[i] as TextRow))
-    count += n
-  }
+  const room = limit - out.length
+  const b = await readingsAfter(db, id, afterIso, endIso, room + 1)
   if (b.length <= room) {
-    take(b.length)
-    return page(null)
+    out.push(...b)
+    return { rows: out, next: null }
   }
-  const boundary = (b[room] as TextRow)[0] as string
-  if (room === 0) return page({ t: afterIso, k: null, n: 0 })
+  const boundary = (b[room] as ReadingRow)[0]
+  if (room === 0) return { rows: out, next: { t: afterIso, k: null, n: 0 } }
   let cut = room
-  while (cut > 0 && (b[cut - 1] as TextRow)[0] === boundary) cut--
-  take(cut)
-  if (cut === room) return page({ t: (b[room - 1] as TextRow)[0] as string, k: null, n: 0 })
+  while (cut > 0 && (b[cut - 1] as ReadingRow)[0] === boundary) cut--
+  if (cut === room) {
+    out.push(...b.slice(0, room))
+    return { rows: out, next: { t: (b[room - 1] as ReadingRow)[0], k: null, n: 0 } }
+  }
+  for (let i = 0; i < cut; i++) out.push(b[i] as ReadingRow)
   const left = room - cut
   const g = await readingsInGroup(db, id, boundary, null, 0, left + 1)
   const taken = g.slice(0, left)
-  json(taken)
+  out.push(...taken)
   // g has at least left + 1 rows unless rows were deleted meanwhile; then the group is done.
-  if (g.length <= left) return page({ t: boundary, k: null, n: 0 })
+  if (g.length <= left) return { rows: out, next: { t: boundary, k: null, n: 0 } }
   const last = lastKey(taken)
-  return page({ t: boundary, k: last.key, n: last.equal })
+  return { rows: out, next: { t: boundary, k: last.key, n: last.equal } }
 }

@@ -18,8 +18,7 @@ import { HOUR_MICROS, MAX_MICROS, MAX_RANGE_DAYS, MIN_MICROS, checkRange, cursor
 import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
-import { latestReadings } from '../store/readings.js'
-import { readingJson } from './reading-json.js'
+import { latestReadings, type ReadingRow } from '../store/readings.js'
 import type { StoreAccess } from './server.js'
 
 export const DEFAULT_LIMIT = 1_000
@@ -35,6 +34,15 @@ const NICE_WIDTHS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 72
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 }
 /** Streamed pages are cut into chunks of about this many characters. */
 const CHUNK_CHARS = 64 * 1024
+
+const num = (v: number | null): string => v === null ? 'null' : String(v)
+
+function readingJson (idJson: string, r: ReadingRow): string {
+  return `{"machine_id":${idJson},"timestamp":"${r[0]}","temperature":${num(r[1])},"spindle_speed":${num(r[2])},` +
+    `"x_pos_mm":${num(r[3])},"y_pos_mm":${num(r[4])},"z_pos_mm":${num(r[5])},"feed_rate_actual":${num(r[6])},` +
+    `"spindle_load_percent":${num(r[7])},"machine_state":${r[8] === null ? 'null' : JSON.stringify(r[8])},` +
+    `"active_program_line":${num(r[9])},"total_power_kw":${num(r[10])}}`
+}
 
 /** Readings window, the original's defaults (see the file header). A default end before start_time is an empty window. */
 function dataWindow (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
@@ -72,18 +80,18 @@ function widen (secs: number, rangeSeconds: number, maxPoints: number): number {
   return Math.ceil(need / 604800) * 604800
 }
 
-function * arrayChunks (rows: readonly string[]): Generator<string> {
+function * arrayChunks (rows: readonly ReadingRow[], idJson: string): Generator<string> {
   let out = '['
   for (let i = 0; i < rows.length; i++) {
-    out += (i === 0 ? '' : ',') + (rows[i] as string)
+    out += (i === 0 ? '' : ',') + readingJson(idJson, rows[i] as ReadingRow)
     if (out.length >= CHUNK_CHARS) { yield out; out = '' }
   }
   yield out + ']'
 }
 
 /** A bare JSON array; one end() when it fits a chunk, else streamed with backpressure. */
-async function sendArray (ex: Exchange, rows: readonly string[], headers: Record<string, string>): Promise<void> {
-  const chunks = arrayChunks(rows)
+async function sendArray (ex: Exchange, rows: readonly ReadingRow[], idJson: string, headers: Record<string, string>): Promise<void> {
+  const chunks = arrayChunks(rows, idJson)
   const first = chunks.next().value ?? '[]'
   const second = chunks.next()
   if (second.done === true) {
@@ -132,21 +140,21 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detache
     const cursor = cursorParam(ex, checkCursor(id))
     const { start, end } = cursor ?? dataWindow(ex, metrics)
     const endIso = microsToIso(end)
-    const idJson = JSON.stringify(id)
     const page = cursor === undefined
-      ? await readPage(store().db, id, idJson, microsToIso(start - 1n), null, 0, endIso, limit)
-      : await readPage(store().db, id, idJson, microsToIso(cursor.t), cursor.k, cursor.n, endIso, limit)
+      ? await readPage(store().db, id, microsToIso(start - 1n), null, 0, endIso, limit)
+      : await readPage(store().db, id, microsToIso(cursor.t), cursor.k, cursor.n, endIso, limit)
     if (ex.aborted) return
     const next = page.next === null ? null : encodeCursor({ v: 2, m: id, ...page.next, s: microsToIso(start), e: endIso })
+    const idJson = JSON.stringify(id)
     if (!envelope) {
-      const headers: Record<string, string> = { [COUNT_HEADER]: String(page.count) }
+      const headers: Record<string, string> = { [COUNT_HEADER]: String(page.rows.length) }
       if (next !== null) headers.Link = `</api/v1/machines/${encodeURIComponent(id)}/data?cursor=${next}&limit=${limit}>; rel="next"`
-      await sendArray(ex, page.parts, headers)
+      await sendArray(ex, page.rows, idJson, headers)
       return
     }
     const head = `{"machine_id":${idJson},"start_time":"${microsToIso(start)}","end_time":"${endIso}","limit":${limit},` +
-      `"count":${page.count},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
-    await sendRows(ex, head, page.parts, (r) => r)
+      `"count":${page.rows.length},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
+    await sendRows(ex, head, page.rows, (r) => readingJson(idJson, r))
   }
 
   async function getLatest (ex: Exchange): Promise<void> {

@@ -53,27 +53,11 @@ function keyList (value: (col: string, type: string, i: number) => string): stri
 const ROW_KEY = keyList((col) => col)
 const PARAM_KEY = keyList((_, type, i) => `($3::text[])[${i}]::${type}`)
 
-/** A ReadingRow whose values are PostgreSQL's text, unparsed (null for NULL). */
-export type TextRow = Array<string | null>
-
-/**
- * Every column as text: no parseFloat here, no String(number) in the API. Cast in SQL, not by a
- * `types` override of pg's parsers: measured here, that override made pg's row handling 2.5× slower
- * (39 ms instead of 16 ms of this thread per 10,000 rows).
- */
-const TEXT_COLUMNS = `${isoUtc('time')}, temperature::text, spindle_speed::text, x_pos_mm::text, y_pos_mm::text, z_pos_mm::text,
-  feed_rate_actual::text, spindle_load_percent::text, machine_state, active_program_line::text, total_power_kw::text`
-
-/**
- * Readings with after < time <= end, oldest first, at most `limit` (callers ask for one more than
- * they show), as text. PostgreSQL writes float8 as text anyway (the text protocol); parsing it to
- * a number only for the API to write it back was a third of a 10,000-row page's JavaScript time
- * (55 ms → 35 ms here). api/reading-json.ts turns the text into our JSON.
- */
-export async function readingsAfterText (db: pg.Pool, machineId: string, afterIso: string, endIso: string, limit: number): Promise<TextRow[]> {
-  const r = await db.query<TextRow>({
-    name: 'readings-after-text',
-    text: `SELECT ${TEXT_COLUMNS} FROM sensor_data WHERE machine_id = $1 AND time > $2::timestamptz AND time <= $3::timestamptz ORDER BY time LIMIT $4`,
+/** Readings with after < time <= end, oldest first, at most `limit` (callers ask for one more than they show). */
+export async function readingsAfter (db: pg.Pool, machineId: string, afterIso: string, endIso: string, limit: number): Promise<ReadingRow[]> {
+  const r = await db.query<ReadingRow>({
+    name: 'readings-after',
+    text: `${SELECT} WHERE machine_id = $1 AND time > $2::timestamptz AND time <= $3::timestamptz ORDER BY time LIMIT $4`,
     values: [machineId, afterIso, endIso, limit],
     rowMode: 'array',
   })
