@@ -4,6 +4,7 @@
 #   docker-compose   validates docker/compose.yml (`docker-compose config`); no Docker engine is needed
 #   chromium         drives the operator-page test (test/e2e) through playwright-core
 #   mosquitto_pub    a real MQTT client for the MQTT test (test/integration/mqtt.test.ts)
+#   wrk              HTTP load for bench/api-vs-seed.ts (issue 16), the same client for both servers
 set -euo pipefail
 
 apt_updated=0
@@ -46,4 +47,12 @@ if command -v go >/dev/null; then
 else
   apt_install golang-go
   command -v go >/dev/null && echo "tools: installed $(go version)"
+fi
+
+# Issue 16: bench/api-vs-seed.ts loads both servers with wrk (Debian's package).
+if command -v wrk >/dev/null; then
+  echo "tools: wrk present"
+else
+  apt_install wrk
+  command -v wrk >/dev/null && echo "tools: installed wrk"
 fi

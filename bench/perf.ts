@@ -30,10 +30,11 @@ import { batchedDrain, batchedRows, READINGS_PER_MESSAGE } from './phases/batche
 import { drainLine, drainOnce, drainRows, DRAIN_DEADLINE_MS, type DrainResult } from './phases/drain.js'
 import { LiveRig, passes, searchSustained, type LiveResult } from './phases/live.js'
 import { micro } from './phases/micro.js'
+import { runApiVsSeed } from './api-vs-seed.js'
 import { seedScenarios } from './phases/seed-scenarios.js'
 
 const QUICK = process.env.PERF_QUICK === '1'
-const PHASES = ['seed', 'baselines', 'drain', 'batched', 'live', 'micro'] as const
+const PHASES = ['seed', 'baselines', 'drain', 'batched', 'live', 'micro', 'api'] as const
 const ONLY = new Set((process.env.PERF_ONLY ?? PHASES.join(',')).split(',').map((p) => p.trim()))
 for (const p of ONLY) if (!(PHASES as readonly string[]).includes(p)) progress(`PERF_ONLY: unknown phase "${p}" ignored (phases: ${PHASES.join(', ')})`)
 const SIZES = QUICK
@@ -76,6 +77,13 @@ async function main (): Promise<void> {
   if (ONLY.has('batched')) await phaseBatched(rows, out, baselines)
   if (ONLY.has('live')) await phaseLive(rows, out)
   if (ONLY.has('micro')) await phaseMicro(rows, out)
+  // Issue 16's table beside the original Go server (wrk, the seed-go binary): full runs only.
+  if (ONLY.has('api') && !QUICK) {
+    progress('phase 7/7 api: the query API beside the original Go design (bench/api-vs-seed.ts)')
+    const api = await runApiVsSeed()
+    rows.push(...api)
+    out.api = api
+  }
 
   out.rows = rows
   out.seconds = (Date.now() - started) / 1000

@@ -148,6 +148,7 @@ export class Service {
         ? { db: this.#apiPool, buckets: this.#features.caggs ? withCagg(bucketQuery(this.#features.mode)) : bucketQuery(this.#features.mode) }
         : undefined),
       live: liveFeed,
+      registryNotifyUrl: cfg.database.url,
       fleet: { runningStates: cfg.fleet.running_states, staleAfterSeconds: cfg.fleet.stale_after_seconds, maxGapSeconds: cfg.fleet.max_gap_seconds },
       plant: {
         calendar: new ShiftCalendar(cfg.plant),

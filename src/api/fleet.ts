@@ -14,6 +14,7 @@
 import { ApiErrorCode, HttpError, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import { isMachineId } from '../machine-id.js'
+import { TurnBatch, type Detached } from './turn-batch.js'
 import { hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './store-access.js'
@@ -54,11 +55,21 @@ function cursorId (ex: Exchange): string {
   throw new HttpError(ApiErrorCode.invalidCursor, 'cursor is not one this API returned (pass next_cursor unchanged)')
 }
 
-export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: FleetOptions): Route[] {
+export function fleetRoutes (store: StoreAccess, metrics: HttpMetrics, opts: FleetOptions, detached: Detached): Route[] {
+  // Requests of one event-loop turn for the same page share its read (turn-batch.ts). Key: limit + 1, NUL, after.
+  const pages = new TurnBatch(async (keys: string[]) => {
+    const out = new Map<string, FleetRow[]>()
+    for (const k of keys) {
+      const cut = k.indexOf('\u0000')
+      out.set(k, await fleetLatest(store().db, k.slice(cut + 1), Number(k.slice(0, cut))))
+    }
+    return out
+  }, detached)
+
   async function latest (ex: Exchange): Promise<void> {
     const limit = intParam(ex, 'limit', DEFAULT_FLEET_LIMIT, 1, MAX_FLEET_LIMIT)
     const after = cursorId(ex)
-    const rows = await fleetLatest(store().db, after, limit + 1)
+    const rows = (await pages.get(`${limit + 1}\u0000${after}`)) ?? []
     const more = rows.length > limit
     const page = more ? rows.slice(0, limit) : rows
     const last = page[page.length - 1]

@@ -11,9 +11,11 @@
  */
 import { Ajv, type ErrorObject } from 'ajv'
 import { MACHINE_ID_PATTERN } from '../machine-id.js'
-import { getMachine, insertMachine, listMachines, type NewMachine } from '../store/machines.js'
+import { insertMachine, notifyMachines, type NewMachine } from '../store/machines.js'
+import { MACHINES_CHANNEL } from '../store/registry-listener.js'
 import { ApiErrorCode, HttpError, readBody, tooLarge, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
+import type { MachineRegistry } from './machine-registry.js'
 import type { Route } from './router.js'
 import type { StoreAccess } from './store-access.js'
 
@@ -53,15 +55,18 @@ function describe (e: ErrorObject | undefined): string {
   return `${field === '' ? 'body' : field}: ${e.message ?? 'invalid'}`
 }
 
-export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[] {
+const ID_RE = new RegExp(MACHINE_ID_PATTERN)
+
+/** Reads answer from the registry's copy (machine-registry.ts); a POST invalidates it here and, by NOTIFY, everywhere. */
+export function machineRoutes (store: StoreAccess, metrics: HttpMetrics, registry: MachineRegistry): Route[] {
   async function list (ex: Exchange): Promise<void> {
-    ex.json(200, await listMachines(store().db))
+    ex.send(200, (await registry.get(store().db)).body)
   }
 
   async function get (ex: Exchange): Promise<void> {
     const id = ex.param(0, 'id')
-    // An id that could never have been stored is simply not found (and never reaches SQL).
-    const row = new RegExp(MACHINE_ID_PATTERN).test(id) ? await getMachine(store().db, id) : undefined
+    // An id that could never have been stored is simply not found (and never reaches the registry).
+    const row = ID_RE.test(id) ? (await registry.get(store().db)).byId.get(id) : undefined
     if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no machine ${JSON.stringify(id.slice(0, 128))}`)
     ex.json(200, row)
   }
@@ -94,6 +99,9 @@ export function machineRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
       axis_count: value.axis_count === 0 ? null : value.axis_count,
     })
     if (row === undefined) throw new HttpError(ApiErrorCode.conflict, `machine ${JSON.stringify(value.id)} already exists`)
+    registry.invalidate()
+    // Other instances drop their copy on the notification; if it is lost, theirs ages out (MAX_AGE_MS).
+    await notifyMachines(store().db, MACHINES_CHANNEL, row.id).catch((err: unknown) => ex.log.warn({ err }, 'machine registry NOTIFY failed'))
     ex.json(201, row)
   }
 

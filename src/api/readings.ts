@@ -13,11 +13,12 @@
  */
 import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
+import { TurnBatch, type Detached } from './turn-batch.js'
 import { HOUR_MICROS, MAX_MICROS, MAX_RANGE_DAYS, MIN_MICROS, checkRange, cursorParam, encodeCursor, enumParam, hourWindow, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
 import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
-import { latestReading, type ReadingRow } from '../store/readings.js'
+import { latestReadings, type ReadingRow } from '../store/readings.js'
 import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_LIMIT = 1_000
@@ -104,7 +105,9 @@ async function sendArray (ex: Exchange, rows: readonly ReadingRow[], idJson: str
   })(), headers)
 }
 
-export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[] {
+export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detached: Detached): Route[] {
+  const latestBatch = new TurnBatch((ids: string[]) => latestReadings(store().db, ids), detached)
+
   async function getBuckets (ex: Exchange, id: string): Promise<void> {
     const agg = enumParam(ex, 'agg', AGGS)
     if (agg === undefined) throw badParam(`agg is required with bucket: one of ${AGGS.join(', ')}`)
@@ -156,7 +159,8 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics): Route[
 
   async function getLatest (ex: Exchange): Promise<void> {
     const id = machineIdParam(ex)
-    const row = await latestReading(store().db, id)
+    // One statement for all /latest requests of this event-loop turn (turn-batch.ts).
+    const row = await latestBatch.get(id)
     if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
     ex.send(200, readingJson(JSON.stringify(id), row))
   }

@@ -14,6 +14,9 @@ import { createHttpMetrics, type HttpMetrics } from './http-metrics.js'
 import { DbGate } from './db-gate.js'
 import { hostCheck, originCheck, type HostCheck } from './edge.js'
 import { machineRoutes } from './machines.js'
+import { MachineRegistry } from './machine-registry.js'
+import type { Detached } from './turn-batch.js'
+import { RegistryListener } from '../store/registry-listener.js'
 import { ReadinessCache, type Readiness } from './readiness-cache.js'
 import { readingRoutes } from './readings.js'
 import { rejectedRoutes } from './rejected.js'
@@ -56,6 +59,8 @@ export interface ServerDeps {
   readonly live?: LiveFeed
   /** Issue 12: availability by shift and machine events (absent = not mounted). */
   readonly plant?: PlantOptions
+  /** Issue 16: the database whose NOTIFYs invalidate the machine registry copy (database.url); absent = its age alone bounds it. */
+  readonly registryNotifyUrl?: string
 }
 
 /**
@@ -87,6 +92,7 @@ export class ApiServer {
   #port = 0
   #routes: readonly Route[] = []
   #readiness: ReadinessCache | undefined
+  #registryListener: RegistryListener | undefined
 
   constructor (deps: ServerDeps) {
     this.#deps = deps
@@ -109,12 +115,19 @@ export class ApiServer {
       return gated.to
     }
     this.#readiness = new ReadinessCache(readiness)
+    const machines = new MachineRegistry()
+    if (this.#deps.registryNotifyUrl !== undefined) {
+      this.#registryListener = new RegistryListener(this.#deps.registryNotifyUrl, () => machines.invalidate(), log)
+      this.#registryListener.start()
+    }
+    // Batched reads (turn-batch.ts) are admitted as their route's class, but outlive any one caller.
+    const detached = (heavy: boolean): Detached => (f) => gate.context.run({ heavy, onAbort: () => {} }, f)
     this.#routes = [
       ...healthRoutes(registry, this.#readiness),
-      ...machineRoutes(store, metrics),
-      ...readingRoutes(store, metrics),
+      ...machineRoutes(store, metrics, machines),
+      ...readingRoutes(store, metrics, detached(false)),
       ...rejectedRoutes(store),
-      ...(this.#deps.fleet === undefined ? [] : fleetRoutes(store, metrics, this.#deps.fleet)),
+      ...(this.#deps.fleet === undefined ? [] : fleetRoutes(store, metrics, this.#deps.fleet, detached(true))),
       ...(this.#deps.plant === undefined ? [] : availabilityRoutes(store, metrics, this.#deps.plant)),
       ...(this.#deps.plant === undefined ? [] : eventRoutes(store, metrics, this.#deps.plant.offlineAfterSeconds)),
       ...(this.#deps.plant === undefined ? [] : alarmRoutes(store)),
@@ -149,6 +162,7 @@ export class ApiServer {
 
   close (): void {
     this.#readiness?.close()
+    this.#registryListener?.close()
     this.#deps.live?.close()
     if (this.#listenSocket !== false) {
       this.#uws.us_listen_socket_close(this.#listenSocket)

@@ -31,10 +31,6 @@ export async function listMachines (db: pg.Pool): Promise<MachineRow[]> {
   return (await db.query<MachineRow>({ name: 'machines-list', text: `SELECT ${COLUMNS} FROM machines ORDER BY id` })).rows
 }
 
-export async function getMachine (db: pg.Pool, id: string): Promise<MachineRow | undefined> {
-  return (await db.query<MachineRow>({ name: 'machines-get', text: `SELECT ${COLUMNS} FROM machines WHERE id = $1`, values: [id] })).rows[0]
-}
-
 /** Inserts; undefined when the id already exists (the caller answers 409). */
 export async function insertMachine (db: pg.Pool, m: NewMachine): Promise<MachineRow | undefined> {
   const r = await db.query<MachineRow>({
@@ -44,4 +40,12 @@ export async function insertMachine (db: pg.Pool, m: NewMachine): Promise<Machin
     values: [m.id, m.name, m.location, m.controller_type ?? null, m.max_spindle_speed_rpm ?? null, m.axis_count ?? null],
   })
   return r.rows[0]
+}
+
+/**
+ * Tells every instance's registry listener (store/registry-listener.ts) that the table changed.
+ * Sent after the insert committed, so a listener that reloads sees the new row.
+ */
+export async function notifyMachines (db: pg.Pool, channel: string, id: string): Promise<void> {
+  await db.query({ name: 'machines-notify', text: 'SELECT pg_notify($1, $2)', values: [channel, id] })
 }

@@ -81,15 +81,17 @@ export async function readingsInGroup (db: pg.Pool, machineId: string, atIso: st
 }
 
 /**
- * The reading with the greatest timestamp (not the last to arrive): one descending probe of the
- * (machine_id, time DESC) index, then one heap fetch; on a hypertable the newest chunk answers.
+ * The reading with the greatest timestamp (not the last to arrive) of each machine, in one
+ * statement: per machine one descending probe of the (machine_id, time DESC) index, then one heap
+ * fetch; on a hypertable the newest chunk answers. Machines without readings are absent.
  */
-export async function latestReading (db: pg.Pool, machineId: string): Promise<ReadingRow | undefined> {
-  const r = await db.query<ReadingRow>({
-    name: 'readings-latest',
-    text: `${SELECT} WHERE machine_id = $1 ORDER BY time DESC LIMIT 1`,
-    values: [machineId],
+export async function latestReadings (db: pg.Pool, machineIds: readonly string[]): Promise<Map<string, ReadingRow>> {
+  const r = await db.query<[string, ...ReadingRow]>({
+    name: 'readings-latest-many',
+    text: `SELECT i.id, l.* FROM unnest($1::text[]) AS i(id)
+           CROSS JOIN LATERAL (${SELECT} WHERE machine_id = i.id ORDER BY time DESC LIMIT 1) l`,
+    values: [machineIds],
     rowMode: 'array',
   })
-  return r.rows[0]
+  return new Map(r.rows.map((row) => [row[0], row.slice(1) as ReadingRow]))
 }
