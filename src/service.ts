@@ -207,16 +207,18 @@ export class Service {
     this.#parser = new ParserPool(cfg.ingest.parser_threads, cfg.ingest.max_in_flight, undefined, (err) => ingestLog.error({ err }, 'parser worker failed outside a batch; replaced'))
     const ingestPool = this.#ingestPool
     const jsm = this.#jsm
-    const floor = consumerState.ackPolicy === 'all'
-      ? this.#ackFloor = new AckFloor(this.#nc, {
-        settledThrough: (key, after) => committedThrough(ingestPool, key, after),
+    // Where everything after `after` is settled: the ledger's contiguous floor (identity gate and range acks).
+    const settledThrough = (key: string, after: number): Promise<number> => committedThrough(ingestPool, key, after)
+    if (consumerState.ackPolicy === 'all') {
+      this.#ackFloor = new AckFloor(this.#nc, {
+        settledThrough,
         consumerAckFloor: async () => (await jsm.consumers.info(cfg.nats.stream, cfg.nats.consumer)).ack_floor.stream_seq,
         streamFirstSeq: async () => (await jsm.streams.info(cfg.nats.stream)).state.first_seq,
         messageExists: (seq) => messageExists(jsm, cfg.nats.stream, seq),
         recordAbsent: (key, lo, hi) => recordCommitted(ingestPool, key, [[lo, hi]]),
       }, () => this.#identity?.key ?? streamKey, consumerState.ackFloor, ingestLog, (n) => this.metrics.rangeAcked.inc(n))
-      : undefined
-    const settler = new Settler(this.#nc, floor)
+    }
+    const settler = new Settler(this.#nc, this.#ackFloor)
     // Batches reach the pipeline through the identity gate: the ledger key follows a recreated stream.
     const identity = this.#identity = new StreamIdentity({
       jsm: this.#jsm,
@@ -227,7 +229,7 @@ export class Service {
       nak: (replies) => settler.nak(replies, cfg.nats.nak_delay_ms),
       keepAlive: (replies) => settler.keepAlive(replies),
       consumerBack: () => this.#source?.reset(),
-      settledThrough: (key, after) => committedThrough(ingestPool, key, after),
+      settledThrough,
       log: ingestLog,
     })
     this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), settler, this.metrics, log.child({ stage: 'pipeline' }), {

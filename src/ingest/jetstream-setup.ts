@@ -93,7 +93,6 @@ export interface ConsumerState {
 export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: Logger, startSeq = 1): Promise<ConsumerState> {
   const { stream, consumer } = cfg.nats
   const settings = consumerSettings(cfg)
-  const wanted = cfg.nats.ack_policy
   let existing: ConsumerInfo
   try {
     existing = await jsm.consumers.info(stream, consumer)
@@ -101,16 +100,16 @@ export async function ensureConsumer (jsm: JetStreamManager, cfg: Config, log: L
     if (!isApiError(err, JetStreamApiCodes.ConsumerNotFound)) throw err
     const created = await jsm.consumers.add(stream, {
       durable_name: consumer,
-      ack_policy: wanted === 'all' ? AckPolicy.All : AckPolicy.Explicit,
+      ack_policy: cfg.nats.ack_policy === 'all' ? AckPolicy.All : AckPolicy.Explicit,
       ...(startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq } : { deliver_policy: DeliverPolicy.All }),
       ...settings,
     })
-    log.info({ stream, consumer, startSeq, ackPolicy: wanted, ...loggable(settings) }, 'created durable consumer')
+    log.info({ stream, consumer, startSeq, ackPolicy: cfg.nats.ack_policy, ...loggable(settings) }, 'created durable consumer')
     return stateOf(created)
   }
   const state = stateOf(existing)
-  if (state.ackPolicy !== wanted) {
-    log.warn({ stream, consumer, ackPolicy: state.ackPolicy, configured: cfg.nats.ack_policy, wanted },
+  if (state.ackPolicy !== cfg.nats.ack_policy) {
+    log.warn({ stream, consumer, ackPolicy: state.ackPolicy, configured: cfg.nats.ack_policy },
       'existing consumer keeps its ack policy (JetStream cannot change it; delete the consumer to switch: the ingest ledger keeps the switch exactly-once)')
   }
   const updated = await jsm.consumers.update(stream, consumer, settings)
