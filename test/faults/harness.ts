@@ -230,7 +230,17 @@ export class ServiceProc {
 
   async waitReady (timeoutMs = 30_000): Promise<void> {
     await this.listening()
-    await waitFor(`service ${this.pid} ready`, async () => (await this.readyz()).status === 200, timeoutMs, 50)
+    let last = 'no answer'
+    try {
+      await waitFor(`service ${this.pid} ready`, async () => {
+        const r = await this.readyz()
+        last = `${r.status} ${r.body}`
+        return r.status === 200
+      }, timeoutMs, 50)
+    } catch (err) {
+      // Say why: the last /readyz answer and the service's own last lines.
+      throw new Error(`${(err as Error).message}; last /readyz: ${last}\n${this.log()}`)
+    }
   }
 
   /** One Prometheus sample (sum over labels), NaN when absent. */
