@@ -2,7 +2,8 @@
  * The service under test, as users run it: `node dist/main.js` in a child process, configured only by
  * CNC_* variables. Its HTTP port (CNC_HTTP_PORT=0) is read from the "http server listening" log line.
  * PERF_SERVICE_ROOT picks another checkout's dist/ (default: this one); PERF_CPU_PROF=<dir> adds
- * `node --cpu-prof` so each run leaves .cpuprofile files for bench/profile-summary.ts.
+ * `node --cpu-prof` so each run leaves .cpuprofile files for bench/profile-summary.ts; PERF_CONFIG=<file>
+ * starts it with `--config <file>` (e.g. bench/alarms-10-rules.yaml, the alarm cost of issue 12).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -34,7 +35,9 @@ export async function startService (cncEnv: Record<string, string>, label = 'ser
   const args: string[] = []
   const profDir = process.env.PERF_CPU_PROF
   if (profDir !== undefined && profDir !== '') args.push('--cpu-prof', '--cpu-prof-dir', profDir)
-  const child: ChildProcess = spawn(process.execPath, [...args, main], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const configFile = process.env.PERF_CONFIG
+  const serviceArgs = configFile !== undefined && configFile !== '' ? ['--config', configFile] : []
+  const child: ChildProcess = spawn(process.execPath, [...args, main, ...serviceArgs], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const stderr: string[] = []
   child.stderr?.on('data', (d: Buffer) => { stderr.push(d.toString()); if (stderr.length > 50) stderr.shift() })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
