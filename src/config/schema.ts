@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { MACHINE_ID_SCHEMA } from '../machine-id.js'
+import { AGGREGATE_FIELDS, type AggregateField } from '../reading-fields.js'
 import type { ShiftConfig } from '../time/shift-calendar.js'
 
 /**
@@ -156,8 +157,8 @@ export interface Config {
 }
 
 /** Alarm rules (alarms.rules): the reading fields a rule may watch, comparisons and severities. */
-export const ALARM_FIELDS = ['temperature', 'spindle_speed', 'x_pos_mm', 'y_pos_mm', 'z_pos_mm', 'feed_rate_actual', 'spindle_load_percent', 'total_power_kw'] as const
-export type AlarmField = typeof ALARM_FIELDS[number]
+export const ALARM_FIELDS = AGGREGATE_FIELDS
+export type AlarmField = AggregateField
 export const COMPARISONS = ['>', '>=', '<', '<='] as const
 export type Comparison = typeof COMPARISONS[number]
 export const SEVERITIES = ['info', 'warning', 'critical'] as const
