@@ -30,8 +30,7 @@ const M = 'FIELD-A'
 const WINDOW = 'start_time=2025-07-13T09:00:00Z&end_time=2025-07-13T11:00:00Z'
 
 /** A copy of what `npm run build` reads, with the new field and its migration; node_modules shared. */
-function scratchTree (): string {
-  const dir = mkdtempSync(join(tmpdir(), 'cnc-add-field-'))
+function buildScratch (dir: string): void {
   for (const p of ['src', 'sql', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, p), join(dir, p), { recursive: true })
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'))
   const file = join(dir, 'src/reading-fields.ts')
@@ -46,7 +45,6 @@ function scratchTree (): string {
     const e = err as { stdout?: Buffer, stderr?: Buffer }
     throw new Error(`npm run build failed in ${dir}:\n${String(e.stdout ?? '')}${String(e.stderr ?? '')}`.slice(0, 4_000), { cause: err })
   }
-  return dir
 }
 
 describe('a field added to the descriptor only', () => {
@@ -58,7 +56,8 @@ describe('a field added to the descriptor only', () => {
 
   before(async () => {
     t = await createTestEnv('FIELD')
-    dir = scratchTree()
+    dir = mkdtempSync(join(tmpdir(), 'cnc-add-field-'))
+    buildScratch(dir)
     proc = new MainProc(['--config', emptyConfigFile()], { ...t.env, CNC_INGEST_LINGER_MS: '10', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0' }, [], { root: dir, file: 'dist/main.js' })
     port = await proc.waitReady()
     c = new ApiClient(`http://127.0.0.1:${port}`)
