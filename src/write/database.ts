@@ -5,7 +5,7 @@
  */
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { sqlstateOf } from './sqlstate.js'
+import { sqlstateOf } from '../db/sqlstate.js'
 
 const INVALID_CATALOG_NAME = '3D000'
 const DUPLICATE_DATABASE = '42P04'
