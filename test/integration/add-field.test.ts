@@ -27,6 +27,8 @@ const FIELD = 'coolant_temp_c'
 const SPEC = `{ name: '${FIELD}', sql: 'float8', required: false, aggregatable: true },`
 const MIGRATION = `ALTER TABLE sensor_data ADD COLUMN IF NOT EXISTS ${FIELD} DOUBLE PRECISION;\n`
 const M = 'FIELD-A'
+/** Two readings at one instant that differ only in the new field: paging inside the group keys on it. */
+const G = 'FIELD-G'
 const WINDOW = 'start_time=2025-07-13T09:00:00Z&end_time=2025-07-13T11:00:00Z'
 
 /** A copy of what `npm run build` reads, with the new field and its migration; node_modules shared. */
@@ -77,6 +79,8 @@ describe('a field added to the descriptor only', () => {
         json(reading(M, 1)),
         json(reading(M, 2, { [FIELD]: 18.5 })),
         json(reading(M, 3, { [FIELD]: 'cold' })),
+        json(reading(G, 1, { [FIELD]: 2 })),
+        json(reading(G, 1, { [FIELD]: 1 })),
       ])
 
       let rows: Array<Record<string, unknown>> = []
@@ -101,6 +105,14 @@ describe('a field added to the descriptor only', () => {
       assert.equal(avg.data[0]?.[FIELD], 18.5)
       const last = (await c.get(`/api/v1/machines/${M}/data?${WINDOW}&bucket=2h&agg=last`)).json<{ data: Array<Record<string, unknown>> }>()
       assert.equal(last.data[0]?.[FIELD], 18.5)
+
+      await waitFor('the group rows', async () => (await t.query('SELECT 1 FROM sensor_data WHERE machine_id = $1', [G])).length === 2, 30_000)
+      type Env = { next_cursor: string | null, data: Array<Record<string, unknown>> }
+      const first = (await c.get(`/api/v2/machines/${G}/data?${WINDOW}&limit=1`)).json<Env>()
+      assert.notEqual(first.next_cursor, null)
+      const second = await c.get(`/api/v2/machines/${G}/data?cursor=${first.next_cursor ?? ''}&limit=1`)
+      assert.equal(second.status, 200, second.text)
+      assert.deepEqual([...first.data, ...second.json<Env>().data].map((r) => r[FIELD]), [1, 2], 'the group is ordered by every field, the new one included')
 
       const fleet = (await c.get('/api/v1/fleet/latest')).json<{ data: Array<Record<string, unknown>> }>()
       assert.equal(fleet.data.find((r) => r.machine_id === M)?.[FIELD], 18.5)
