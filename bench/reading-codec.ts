@@ -29,23 +29,30 @@ const rows = texts.map((t) => {
 })
 
 let sink = 0
-const bench = new Bench({ time: 1500, warmupIterations: 5 })
-bench.add(`decodeBatch ${N}`, () => {
-  const b = decodeBatch({ ...raw, bytes: raw.bytes.slice(), offsets: raw.offsets.slice() })
-  sink += b.copy.byteLength
-})
-bench.add(`row → JSON, template ${N}`, () => { for (const r of rows) sink += templateRowJson('"CODEC-001"', r).length })
-bench.add(`row → JSON, descriptor ${N}`, () => { for (const r of rows) sink += rowJson('"CODEC-001"', r).length })
-bench.add(`payload → JSON, template ${N}`, () => { for (const t of texts) sink += (templatePayloadJson(t) ?? '').length })
-bench.add(`payload → JSON, descriptor ${N}`, () => { for (const t of texts) sink += (payloadJson(t) ?? '').length })
+const tasks: Record<string, () => void> = {
+  [`decodeBatch ${N}`]: () => {
+    const b = decodeBatch({ ...raw, bytes: raw.bytes.slice(), offsets: raw.offsets.slice() })
+    sink += b.copy.byteLength
+  },
+  [`row → JSON, template ${N}`]: () => { for (const r of rows) sink += templateRowJson('"CODEC-001"', r).length },
+  [`row → JSON, descriptor ${N}`]: () => { for (const r of rows) sink += rowJson('"CODEC-001"', r).length },
+  [`payload → JSON, template ${N}`]: () => { for (const t of texts) sink += (templatePayloadJson(t) ?? '').length },
+  [`payload → JSON, descriptor ${N}`]: () => { for (const t of texts) sink += (payloadJson(t) ?? '').length },
+}
 for (const [i, t] of texts.entries()) {
   if (rowJson('"x"', rows[i] as ReadingRow) !== templateRowJson('"x"', rows[i] as ReadingRow)) throw new Error('row JSON differs')
   if (payloadJson(t) !== templatePayloadJson(t)) throw new Error('payload JSON differs')
 }
+// Each task three times, interleaved, and the best mean kept: this box is shared and busy.
+const ROUNDS = 3
+const bench = new Bench({ time: 500, warmupIterations: 5 })
+for (let k = 0; k < ROUNDS; k++) for (const [name, fn] of Object.entries(tasks)) bench.add(`${name}#${k}`, fn)
 await bench.run()
+const best = new Map<string, number>()
 for (const t of bench.tasks) {
-  const r = t.result as { latency?: { mean: number, rme: number } }
-  const mean = r.latency?.mean ?? NaN
-  console.log(`${t.name.padEnd(34)} ${mean.toFixed(3)} ms/batch  ${(N / mean * 1000 / 1000).toFixed(0)}k/s  ±${(r.latency?.rme ?? NaN).toFixed(1)}%`)
+  const name = t.name.slice(0, t.name.lastIndexOf('#'))
+  const mean = (t.result as { latency?: { mean: number } }).latency?.mean ?? NaN
+  best.set(name, Math.min(best.get(name) ?? Infinity, mean))
 }
+for (const [name, mean] of best) console.log(`${name.padEnd(34)} ${mean.toFixed(3)} ms/batch  ${(N / mean).toFixed(0)}k/s (best of ${ROUNDS})`)
 if (sink === -1) console.log(sink)
