@@ -4,8 +4,10 @@
  *   READING_FIELDS ─┬─▶ parse/reading-schema.ts     ajv message schema (→ generated validator), Reading type
  *                   ├─▶ parse/generate-encoder.ts   binary COPY encoder (generated, checked by typecheck)
  *                   ├─▶ write/copy-writer.ts        COPY column list (via parse/copy-encoder.ts COPY_COLUMNS)
+ *                   ├─▶ write/database.ts           the write probe's row (required columns)
  *                   ├─▶ store/{readings,fleet}.ts   SELECT lists, row order of ReadingRow, group keys
  *                   ├─▶ store/{buckets,cagg-buckets}.ts  aggregates (AGGREGATE_FIELDS, LAST_FIELDS)
+ *                   ├─▶ api/reading-pages.ts        cursor group-key checks per position
  *                   ├─▶ api/reading-json.ts         the Reading JSON of /data, /latest, /fleet and the live feed
  *                   ├─▶ api/openapi.ts              Reading and FleetLatest schemas (responseSchema)
  *                   └─▶ config/schema.ts            alarm rule fields (AGGREGATE_FIELDS)
