@@ -11,7 +11,7 @@
  */
 import type { Logger } from 'pino'
 import { ServiceError, type ErrorCode } from './errors.js'
-import { sqlstateOf } from './write/sqlstate.js'
+import { sqlstateOf } from './db/sqlstate.js'
 
 const FIRST_DELAY_MS = 250
 const MAX_DELAY_MS = 5_000

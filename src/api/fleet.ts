@@ -14,6 +14,7 @@
 import { ApiErrorCode, HttpError, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import { isMachineId } from '../machine-id.js'
+import { rowFieldsJson } from './reading-json.js'
 import { TurnBatch, type Detached } from './turn-batch.js'
 import { hourWindow, intParam, machineIdParam, microsToIso, nowMicros } from './params.js'
 import type { Route } from './router.js'
@@ -31,15 +32,11 @@ export const MAX_FLEET_LIMIT = 5_000
 /** base64url of a machine id: at most 128 characters × 4 UTF-8 bytes. */
 const MAX_CURSOR_CHARS = 700
 
-const num = (v: number | null): string => v === null ? 'null' : String(v)
 const round6 = (v: number): number => Math.round(v * 1e6) / 1e6
 
 function fleetJson (r: FleetRow, staleAfter: number): string {
-  const age = r[12]
-  return `{"machine_id":${JSON.stringify(r[0])},"timestamp":"${r[1]}","temperature":${num(r[2])},"spindle_speed":${num(r[3])},` +
-    `"x_pos_mm":${num(r[4])},"y_pos_mm":${num(r[5])},"z_pos_mm":${num(r[6])},"feed_rate_actual":${num(r[7])},` +
-    `"spindle_load_percent":${num(r[8])},"machine_state":${r[9] === null ? 'null' : JSON.stringify(r[9])},` +
-    `"active_program_line":${num(r[10])},"total_power_kw":${num(r[11])},"age_seconds":${round6(age)},"stale":${age > staleAfter}}`
+  const age = r[r.length - 1] as number
+  return `{"machine_id":${JSON.stringify(r[0])},${rowFieldsJson(r, 1)},"age_seconds":${round6(age)},"stale":${age > staleAfter}}`
 }
 
 export const fleetCursor = (lastId: string): string => Buffer.from(lastId, 'utf8').toString('base64url')

@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino'
 import { ApiErrorCode, apiError } from '../errors.js'
-import { sqlstateOf } from '../write/sqlstate.js'
+import { sqlstateOf } from '../db/sqlstate.js'
 import type { HttpMetrics } from './http-metrics.js'
 import type { Uws } from './uws.js'
 

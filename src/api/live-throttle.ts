@@ -9,33 +9,13 @@
  * machines is bounded (MAX_SLOTS, MAX_PENDING_CHARS below).
  */
 import type { ParsedBatch } from '../contracts.js'
-import { microsToIso, parseRfc3339Micros } from '../parse/timestamp.js'
+import { payloadJson } from './reading-json.js'
 
 /** machine id → reading JSON strings, in commit order. */
 export type MachineRows = Map<string, string[]>
 
 export function readingFrame (list: readonly string[]): string {
   return '{"type":"readings","data":[' + list.join(',') + ']}'
-}
-
-const num = (v: unknown): string => typeof v === 'number' && Number.isFinite(v) ? String(v) : 'null'
-const str = (v: unknown): string => typeof v === 'string' ? JSON.stringify(v) : 'null'
-
-/** One committed payload as a Reading (field order and µs UTC timestamp of the data API); null if unreadable. */
-export function readingJson (text: string): string | null {
-  let r: Record<string, unknown>
-  try {
-    r = JSON.parse(text) as Record<string, unknown>
-  } catch {
-    return null
-  }
-  const raw = r.timestamp
-  const us = typeof raw === 'string' ? parseRfc3339Micros(raw) : Number.NaN
-  const ts = Number.isNaN(us) ? String(raw) : microsToIso(us)
-  return `{"machine_id":${str(r.machine_id)},"timestamp":"${ts}","temperature":${num(r.temperature)},"spindle_speed":${num(r.spindle_speed)},` +
-    `"x_pos_mm":${num(r.x_pos_mm)},"y_pos_mm":${num(r.y_pos_mm)},"z_pos_mm":${num(r.z_pos_mm)},"feed_rate_actual":${num(r.feed_rate_actual)},` +
-    `"spindle_load_percent":${num(r.spindle_load_percent)},"machine_state":${str(r.machine_state)},` +
-    `"active_program_line":${num(r.active_program_line)},"total_power_kw":${num(r.total_power_kw)}}`
 }
 
 /**
@@ -85,7 +65,7 @@ export class LiveThrottle {
       for (let r = 0; r < rows; r++) {
         const m = p.rowMachine[r] as number
         if (wanted[m] !== 1) continue
-        const json = readingJson(text(r))
+        const json = payloadJson(text(r))
         if (json === null) continue
         const id = p.machines[m] as string
         const list = out.get(id)
@@ -117,7 +97,7 @@ export class LiveThrottle {
         if (this.#slots.size >= MAX_SLOTS && this.#sweptAt !== now) this.#sweep(now)
         if (this.#slots.size >= MAX_SLOTS) {
           // Table full of machines active within one interval: send, do not track.
-          const json = readingJson(text(r))
+          const json = payloadJson(text(r))
           if (json !== null) out.set(id, [json])
           continue
         }
@@ -127,7 +107,7 @@ export class LiveThrottle {
         skipped++
         if (t >= slot.pendingTime) this.#hold(slot, text(r), t)
       } else if (now - slot.last >= this.#intervalMs) {
-        const json = readingJson(text(r))
+        const json = payloadJson(text(r))
         slot.last = now
         if (json !== null) out.set(id, [json])
       } else {
@@ -148,7 +128,7 @@ export class LiveThrottle {
       slot.json = false
       return
     }
-    const json = readingJson(raw)
+    const json = payloadJson(raw)
     if (json === null) return
     slot.pending = json
     slot.json = true
@@ -178,7 +158,7 @@ export class LiveThrottle {
       const slot = this.#slots.get(id)
       if (slot === undefined || slot.pending === null) { this.#pending.delete(id); continue }
       if (now - slot.last < this.#intervalMs) continue
-      const json = slot.json ? slot.pending : readingJson(slot.pending)
+      const json = slot.json ? slot.pending : payloadJson(slot.pending)
       slot.pending = null
       slot.last = now
       this.#pending.delete(id)

@@ -4,6 +4,7 @@
  * the integration tests observe is a documented response of its operation.
  */
 import { MACHINE_ID_PATTERN, MACHINE_ID_SCHEMA } from '../machine-id.js'
+import { READING_FIELDS, responseSchema } from '../reading-fields.js'
 import { MAX_BODY_BYTES, newMachineSchema } from './machines.js'
 import { COUNT_HEADER, DEFAULT_LIMIT, DEFAULT_MAX_POINTS, MAX_LIMIT, MAX_POINTS, MAX_RANGE_DAYS } from './readings.js'
 import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
@@ -12,7 +13,6 @@ import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
 import { commonErrors, errorResponse, errorSchema, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
 
-const num = { type: ['number', 'null'] }
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 /** Fields a dead letter has in the list and in its own route (which adds the whole payload). */
 const rejectedFields = {
@@ -60,19 +60,11 @@ const dataParams = [
   q('max_points', { type: 'integer', minimum: 2, maximum: MAX_POINTS, default: DEFAULT_MAX_POINTS }, 'Cap on buckets; the bucket is widened to fit'),
 ]
 
-const readingFields = {
+/** A Reading's properties: machine_id, timestamp, then the field descriptor's (reading-fields.ts). */
+const readingFields: Record<string, unknown> = {
   machine_id: { type: 'string' },
   timestamp: ts,
-  temperature: { type: 'number' },
-  spindle_speed: { type: 'number' },
-  x_pos_mm: num,
-  y_pos_mm: num,
-  z_pos_mm: num,
-  feed_rate_actual: num,
-  spindle_load_percent: num,
-  machine_state: { type: ['string', 'null'] },
-  active_program_line: { type: ['integer', 'null'] },
-  total_power_kw: num,
+  ...Object.fromEntries(READING_FIELDS.map((f) => [f.name, responseSchema(f)])),
 }
 
 type Operation = { summary?: string, security?: unknown, parameters?: unknown, responses: Record<string, { description: string, headers?: unknown }> }
@@ -152,7 +144,7 @@ export const openApiDocument = withHead({
             items: {
               type: 'object',
               required: ['bucket', 'count'],
-              description: 'bucket start, rows in the bucket, and each numeric field aggregated (last: also machine_state, active_program_line)',
+              description: `bucket start, rows in the bucket, and each numeric field aggregated (last: also ${READING_FIELDS.filter((f) => !f.aggregatable).map((f) => f.name).join(', ')})`,
               properties: { bucket: ts, count: { type: 'integer' } },
               additionalProperties: { type: ['number', 'string', 'null'] },
             },

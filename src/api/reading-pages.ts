@@ -17,16 +17,18 @@
  * than the room left pay for ordering it.
  */
 import type pg from 'pg'
+import { READING_FIELDS } from '../reading-fields.js'
 import { groupKey, readingsAfter, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
 import { cursorMicros } from './params.js'
 
 /** What PostgreSQL parses back as float8 (String(number) writes these), and int4. */
 const FLOAT_RE = /^(?:-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?|-?Infinity|NaN)$/
 const INT4_RE = /^-?\d{1,10}$/
-/** GroupKey position of machine_state (text) and active_program_line (int4); the others are float8. */
-const TEXT_AT = 7
-const INT_AT = 8
-const KEY_LENGTH = 10
+const isInt4 = (x: string): boolean => INT4_RE.test(x) && Number(x) >= -2_147_483_648 && Number(x) <= 2_147_483_647
+/** Per GroupKey position (READING_FIELDS order): does a cursor's value parse back as the column's type? */
+const KEY_CHECKS = READING_FIELDS.map((f): (x: string) => boolean =>
+  f.sql === 'int4' ? isInt4 : f.sql === 'float8' ? (x) => FLOAT_RE.test(x) : () => true)
+const KEY_LENGTH = KEY_CHECKS.length
 
 function checkKey (v: unknown): GroupKey | null | undefined {
   if (v === null) return null
@@ -35,7 +37,7 @@ function checkKey (v: unknown): GroupKey | null | undefined {
     const x: unknown = v[i]
     if (x === null) continue
     if (typeof x !== 'string' || x.includes('\u0000')) return undefined
-    if (i === INT_AT ? !(INT4_RE.test(x) && Number(x) >= -2_147_483_648 && Number(x) <= 2_147_483_647) : i !== TEXT_AT && !FLOAT_RE.test(x)) return undefined
+    if (!(KEY_CHECKS[i] as (x: string) => boolean)(x)) return undefined
   }
   return v as GroupKey
 }

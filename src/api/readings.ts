@@ -17,8 +17,10 @@ import { TurnBatch, type Detached } from './turn-batch.js'
 import { HOUR_MICROS, MAX_MICROS, MAX_RANGE_DAYS, MIN_MICROS, checkRange, cursorParam, encodeCursor, enumParam, hourWindow, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
 import { checkCursor, readPage } from './reading-pages.js'
 import type { Route } from './router.js'
-import { AGGS, LAST_FIELDS, NUMERIC_FIELDS, type BucketRow } from '../store/buckets.js'
-import { latestReadings, type ReadingRow } from '../store/readings.js'
+import { AGGS, type BucketRow } from '../store/buckets.js'
+import { latestReadings } from '../store/readings.js'
+import { AGGREGATE_FIELDS, LAST_FIELDS, type ReadingRow } from '../reading-fields.js'
+import { rowJson } from './reading-json.js'
 import type { StoreAccess } from './store-access.js'
 
 export const DEFAULT_LIMIT = 1_000
@@ -34,15 +36,6 @@ const NICE_WIDTHS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 72
 const UNIT_SECONDS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86400 }
 /** Streamed pages are cut into chunks of about this many characters. */
 const CHUNK_CHARS = 64 * 1024
-
-const num = (v: number | null): string => v === null ? 'null' : String(v)
-
-function readingJson (idJson: string, r: ReadingRow): string {
-  return `{"machine_id":${idJson},"timestamp":"${r[0]}","temperature":${num(r[1])},"spindle_speed":${num(r[2])},` +
-    `"x_pos_mm":${num(r[3])},"y_pos_mm":${num(r[4])},"z_pos_mm":${num(r[5])},"feed_rate_actual":${num(r[6])},` +
-    `"spindle_load_percent":${num(r[7])},"machine_state":${r[8] === null ? 'null' : JSON.stringify(r[8])},` +
-    `"active_program_line":${num(r[9])},"total_power_kw":${num(r[10])}}`
-}
 
 /** Readings window, the original's defaults (see the file header). A default end before start_time is an empty window. */
 function dataWindow (ex: Exchange, metrics: HttpMetrics): { start: bigint, end: bigint } {
@@ -83,7 +76,7 @@ function widen (secs: number, rangeSeconds: number, maxPoints: number): number {
 function * arrayChunks (rows: readonly ReadingRow[], idJson: string): Generator<string> {
   let out = '['
   for (let i = 0; i < rows.length; i++) {
-    out += (i === 0 ? '' : ',') + readingJson(idJson, rows[i] as ReadingRow)
+    out += (i === 0 ? '' : ',') + rowJson(idJson, rows[i] as ReadingRow)
     if (out.length >= CHUNK_CHARS) { yield out; out = '' }
   }
   yield out + ']'
@@ -119,7 +112,7 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detache
     const { db, buckets } = store()
     const q = { machineId: id, startIso: microsToIso(start), endIso: microsToIso(end), bucketSeconds: secs, agg }
     const rows = await buckets(db, q)
-    const fields = agg === 'last' ? LAST_FIELDS : NUMERIC_FIELDS
+    const fields = agg === 'last' ? LAST_FIELDS : AGGREGATE_FIELDS
     const head = `{"machine_id":${JSON.stringify(id)},"start_time":"${q.startIso}","end_time":"${q.endIso}","agg":"${agg}",` +
       `"bucket_seconds":${secs},"requested_bucket_seconds":${asked},"count":${rows.length},"data":`
     const one = (r: BucketRow): string => {
@@ -154,7 +147,7 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detache
     }
     const head = `{"machine_id":${idJson},"start_time":"${microsToIso(start)}","end_time":"${endIso}","limit":${limit},` +
       `"count":${page.rows.length},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
-    await sendRows(ex, head, page.rows, (r) => readingJson(idJson, r))
+    await sendRows(ex, head, page.rows, (r) => rowJson(idJson, r))
   }
 
   async function getLatest (ex: Exchange): Promise<void> {
@@ -162,7 +155,7 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detache
     // One statement for all /latest requests of this event-loop turn (turn-batch.ts).
     const row = await latestBatch.get(id)
     if (row === undefined) throw new HttpError(ApiErrorCode.notFound, `no readings for machine ${JSON.stringify(id)}`)
-    ex.send(200, readingJson(JSON.stringify(id), row))
+    ex.send(200, rowJson(JSON.stringify(id), row))
   }
 
   return [

@@ -1,181 +1,22 @@
 import { availableParallelism } from 'node:os'
 import { MACHINE_ID_SCHEMA } from '../machine-id.js'
-import type { ShiftConfig } from '../time/shift-calendar.js'
+import { AGGREGATE_FIELDS, type AggregateField } from '../reading-fields.js'
+import type { FromSchema } from './from-schema.js'
 
 /**
  * The one configuration schema. Defaults live here and nowhere else; `configs/config.yaml`
  * and `CNC_SECTION_KEY` environment variables override them, and ajv validates the result
  * once at boot (see load.ts). Every key is documented in the README's configuration table.
+ * The Config type is derived from the schema (from-schema.ts): a key is declared once.
  */
-export interface Config {
-  readonly nats: {
-    /** One server URL or a comma-separated list of a cluster's servers. */
-    readonly url: string
-    readonly stream: string
-    readonly consumer: string
-    /** Redelivery wait for an unacked message; must exceed the worst batch time. */
-    readonly ack_wait_ms: number
-    readonly max_deliver: number
-    /**
-     * Ack policy of a consumer the service creates: 'explicit' = one ack per message; 'all' = one range
-     * ack per advance of the ledger's contiguous commit floor (ack/ack-floor.ts): faster, but on
-     * nats-server 2.9 a server restart or failover can leave messages pending below the ack floor
-     * (README, Delivery guarantees). An existing consumer keeps the policy it has (JetStream cannot
-     * change it) and the service follows it.
-     */
-    readonly ack_policy: 'all' | 'explicit'
-    /** Redelivery delays after ack_wait expiries (JetStream consumer `backoff`). */
-    readonly backoff_ms: readonly number[]
-    /** Delay asked for when a batch is nak'd because the database is unavailable. */
-    readonly nak_delay_ms: number
-    /** Payloads larger than this are dead-lettered as `payload_too_large`. */
-    readonly max_payload_bytes: number
-    /** The consumer's max_ack_pending; 0 = batch_size × (max_in_flight + 1), one instance's need. */
-    readonly max_ack_pending: number
-    /** Limits of a stream the service creates (an existing stream keeps its own); 0 = unlimited. */
-    readonly stream_max_age_ms: number
-    readonly stream_max_bytes: number
-    readonly stream_max_msg_size: number
-    /** What JetStream drops when stream_max_bytes is reached: the oldest messages, or the new one. */
-    readonly stream_discard: 'old' | 'new'
-    readonly stream_replicas: number
-  }
-  readonly database: {
-    readonly url: string
-    /** API queries go here when set (a read replica); '' = database.url. */
-    readonly api_url: string
-    readonly ingest_pool_size: number
-    readonly api_pool_size: number
-    readonly statement_timeout_ms: number
-    /** Ingest sessions: a lock wait (ledger lock, table lock) fails after this long; 0 = none. */
-    readonly ingest_lock_timeout_ms: number
-    /** Ingest sessions: one statement (a batch's COPY) is cancelled after this long; 0 = none. */
-    readonly ingest_statement_timeout_ms: number
-    /** Ingest sessions: PostgreSQL ends a session idle inside a transaction this long; 0 = none. */
-    readonly ingest_idle_in_transaction_timeout_ms: number
-  }
-  readonly http: {
-    readonly host: string
-    readonly port: number
-    /** Bearer token for /api/* and /metrics; '' = no auth. */
-    readonly auth_token: string
-    /** Allows a non-loopback host without auth_token (otherwise start-up refuses). */
-    readonly allow_unauthenticated: boolean
-    /** Without auth_token, requests must name one of these hosts (Host header) or a loopback one; '*' = any. */
-    readonly allowed_hosts: readonly string[]
-    /** WebSocket upgrades from these origins are accepted besides the same origin; '*' = any. */
-    readonly allowed_origins: readonly string[]
-    /** A request waiting this long for an API database connection answers 503 api_busy. */
-    readonly db_wait_ms: number
-  }
-  readonly ingest: {
-    readonly batch_size: number
-    readonly linger_ms: number
-    readonly max_in_flight: number
-    /** Parser worker threads; 0 = decode on the ingest thread. Default: defaultParserThreads(cores). */
-    readonly parser_threads: number
-    readonly shutdown_timeout_ms: number
-    /** A batch write still unfinished after this long is aborted (connection destroyed) and nak'd. */
-    readonly write_timeout_ms: number
-    /** Payload bytes one batch may hold (at least nats.max_payload_bytes); a full batch is handed on. */
-    readonly max_batch_bytes: number
-    /** Cap of the jittered backoff between attempts to write a held batch. */
-    readonly retry_max_backoff_ms: number
-    /** Identical failures of one batch, while a probe write succeeds, before it is bisected. */
-    readonly max_write_attempts: number
-    /** Not ready when messages wait and no batch has committed for this long. */
-    readonly stall_after_ms: number
-    /** Not ready for 5 s after the event loop was blocked longer than this. */
-    readonly max_event_loop_delay_ms: number
-  }
-  readonly log: {
-    readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-    readonly summary_interval_ms: number
-    /** `json` (one object per line, for machines) or `pretty` (local times, readable durations, for terminals). */
-    readonly format: 'json' | 'pretty'
-  }
-  /** TimescaleDB only (ignored on plain PostgreSQL); intervals like '1 day', '12 hours'. */
-  readonly timescale: {
-    /** Time span of each new sensor_data chunk. */
-    readonly chunk_interval: string
-    /** Compress chunks older than this ('off' = no compression policy). Community licence. */
-    readonly compress_after: string
-    /** Drop chunks older than this ('off' = keep everything). Community licence. */
-    readonly retention: string
-    /** How often the sensor_data_1m refresh policy runs. */
-    readonly cagg_refresh_every: string
-    /** Newest span the refresh leaves to real-time aggregation (policy end_offset). */
-    readonly cagg_refresh_lag: string
-    /** Oldest span each refresh re-examines for late data (policy start_offset); below `retention`. */
-    readonly cagg_refresh_window: string
-  }
-  /** The WebSocket live feed at /api/v1/live. */
-  readonly live: {
-    readonly max_clients: number
-    readonly max_subscriptions_per_client: number
-    /** A client with more unsent bytes than this is disconnected (close code 1008). */
-    readonly max_buffered_bytes: number
-    /** Readings per machine per second sent to clients, latest wins; 0 = every reading. */
-    readonly max_per_machine_per_second: number
-  }
-  /** Fleet overview and machine-state utilization. */
-  readonly fleet: {
-    /** machine_state values that count as running for utilization. */
-    readonly running_states: readonly string[]
-    /** A machine whose latest reading is older than this is marked stale. */
-    readonly stale_after_seconds: number
-    /** A gap between readings longer than this counts as no data after its first max_gap_seconds. */
-    readonly max_gap_seconds: number
-  }
-  /** Start-up: how long NATS and PostgreSQL may stay unreachable before the service gives up (exit 2). */
-  readonly startup: {
-    /** Unreachable dependencies are retried with backoff for this long; 0 = one attempt. */
-    readonly wait_ms: number
-  }
-  /** Plant calendar and plant-floor answers (issue 12): availability by shift, downtime events. */
-  readonly plant: {
-    /** IANA time zone the shifts are written in, e.g. Europe/Berlin. */
-    readonly time_zone: string
-    /** Weekly shifts; an end not after the start ends the next day. */
-    readonly shifts: readonly ShiftConfig[]
-    /** Dates whose shifts replace the weekly ones ([] = no planned time that day). */
-    readonly overrides: ReadonlyArray<{ readonly date: string, readonly shifts: readonly ShiftConfig[] }>
-    /** A stop shorter than this, ended by running again, is a micro stop. */
-    readonly micro_stop_seconds: number
-    /** Silence after which a machine is offline; 0 = fleet.max_gap_seconds. */
-    readonly offline_after_seconds: number
-  }
-  /** Threshold alarms on committed readings (issue 12, src/alarms/). */
-  readonly alarms: {
-    readonly rules: readonly AlarmRuleConfig[]
-    /** Period of the evaluation pass over machines with new readings. */
-    readonly interval_ms: number
-    /** Readings are evaluated once this far behind a machine's newest (or once it committed nothing this long). */
-    readonly late_margin_ms: number
-  }
-}
 
 /** Alarm rules (alarms.rules): the reading fields a rule may watch, comparisons and severities. */
-export const ALARM_FIELDS = ['temperature', 'spindle_speed', 'x_pos_mm', 'y_pos_mm', 'z_pos_mm', 'feed_rate_actual', 'spindle_load_percent', 'total_power_kw'] as const
-export type AlarmField = typeof ALARM_FIELDS[number]
+export const ALARM_FIELDS = AGGREGATE_FIELDS
+export type AlarmField = AggregateField
 export const COMPARISONS = ['>', '>=', '<', '<='] as const
 export type Comparison = typeof COMPARISONS[number]
 export const SEVERITIES = ['info', 'warning', 'critical'] as const
 export type Severity = typeof SEVERITIES[number]
-
-/** One alarm rule as configured. */
-export interface AlarmRuleConfig {
-  readonly name: string
-  readonly field: AlarmField
-  readonly comparison: Comparison
-  readonly threshold: number
-  readonly min_duration_seconds: number
-  /** The value must get this far back past the threshold to clear an active alarm. */
-  readonly clear_hysteresis: number
-  readonly severity: Severity
-  /** Machine ids the rule applies to; an entry ending in `*` is a prefix. Absent or empty = every machine. */
-  readonly machines?: readonly string[]
-}
 
 const int = (minimum: number, maximum: number, dflt: number) =>
   ({ type: 'integer', minimum, maximum, default: dflt }) as const
@@ -212,25 +53,39 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        // One URL or a comma-separated list (seeds of a cluster; the client tries them in turn).
+        /** One server URL or a comma-separated list of a cluster's servers (seeds; the client tries them in turn). */
         url: { type: 'string', pattern: '^(nats|tls|ws|wss)://[^\\s,]+(,(nats|tls|ws|wss)://[^\\s,]+)*$', default: 'nats://127.0.0.1:4222' },
         stream: { ...natsName, default: 'CNC_DATA' },
         consumer: { ...natsName, default: 'PROCESSOR' },
+        /** Redelivery wait for an unacked message; must exceed the worst batch time. */
         ack_wait_ms: int(1_000, 3_600_000, 60_000),
         max_deliver: int(2, 1_000, 50),
+        /**
+         * Ack policy of a consumer the service creates: 'explicit' = one ack per message; 'all' = one range
+         * ack per advance of the ledger's contiguous commit floor (ack/ack-floor.ts): faster, but on
+         * nats-server 2.9 a server restart or failover can leave messages pending below the ack floor
+         * (README, Delivery guarantees). An existing consumer keeps the policy it has (JetStream cannot
+         * change it) and the service follows it.
+         */
         ack_policy: { enum: ['all', 'explicit'], default: 'explicit' },
+        /** Redelivery delays after ack_wait expiries (JetStream consumer `backoff`). */
         backoff_ms: {
           type: 'array',
           items: { type: 'integer', minimum: 1_000, maximum: 86_400_000 },
           maxItems: 50,
           default: [60_000, 120_000, 300_000, 600_000],
         },
+        /** Delay asked for when a batch is nak'd because the database is unavailable. */
         nak_delay_ms: int(0, 3_600_000, 5_000),
+        /** Payloads larger than this are dead-lettered as `payload_too_large`. */
         max_payload_bytes: int(256, 8_388_608, 65_536),
+        /** The consumer's max_ack_pending; 0 = batch_size × (max_in_flight + 1), one instance's need. */
         max_ack_pending: int(0, 10_000_000, 0),
+        /** Limits of a stream the service creates (an existing stream keeps its own); 0 = unlimited. */
         stream_max_age_ms: int(0, 315_360_000_000, 604_800_000),
         stream_max_bytes: int(0, Number.MAX_SAFE_INTEGER, 0),
         stream_max_msg_size: int(0, 67_108_864, 0),
+        /** What JetStream drops when stream_max_bytes is reached: the oldest messages, or the new one. */
         stream_discard: { enum: ['old', 'new'], default: 'old' },
         stream_replicas: int(1, 5, 1),
       },
@@ -241,12 +96,16 @@ export const configSchema = {
       default: {},
       properties: {
         url: { type: 'string', pattern: '^postgres(ql)?://[^\\s]+$', default: 'postgres://root@127.0.0.1:5432/cnc_monitor' },
+        /** API queries go here when set (a read replica); '' = database.url. */
         api_url: { type: 'string', pattern: '^(postgres(ql)?://[^\\s]+)?$', default: '' },
         ingest_pool_size: int(1, 32, 2),
         api_pool_size: int(1, 64, 4),
         statement_timeout_ms: int(100, 600_000, 10_000),
+        /** Ingest sessions: a lock wait (ledger lock, table lock) fails after this long; 0 = none. */
         ingest_lock_timeout_ms: int(0, 600_000, 5_000),
+        /** Ingest sessions: one statement (a batch's COPY) is cancelled after this long; 0 = none. */
         ingest_statement_timeout_ms: int(0, 3_600_000, 60_000),
+        /** Ingest sessions: PostgreSQL ends a session idle inside a transaction this long; 0 = none. */
         ingest_idle_in_transaction_timeout_ms: int(0, 3_600_000, 5_000),
       },
     },
@@ -257,20 +116,25 @@ export const configSchema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: int(0, 65_535, 8081),
+        /** Bearer token for /api/* and /metrics; '' = no auth. */
         auth_token: { type: 'string', maxLength: 4096, default: '' },
+        /** Allows a non-loopback host without auth_token (otherwise start-up refuses). */
         allow_unauthenticated: { type: 'boolean', default: false },
+        /** Without auth_token, requests must name one of these hosts (Host header) or a loopback one; '*' = any. */
         allowed_hosts: {
           type: 'array',
           items: { type: 'string', minLength: 1, maxLength: 253, pattern: '^[^,\\s]+$' },
           maxItems: 64,
           default: [],
         },
+        /** WebSocket upgrades from these origins are accepted besides the same origin; '*' = any. */
         allowed_origins: {
           type: 'array',
           items: { type: 'string', minLength: 1, maxLength: 512, pattern: '^(\\*|https?://[^,\\s/]+)$' },
           maxItems: 64,
           default: [],
         },
+        /** A request waiting this long for an API database connection answers 503 api_busy. */
         db_wait_ms: int(1, 60_000, 5_000),
       },
     },
@@ -282,13 +146,20 @@ export const configSchema = {
         batch_size: int(1, 100_000, 5_000),
         linger_ms: int(1, 60_000, 20),
         max_in_flight: int(1, 64, 2),
+        /** Parser worker threads; 0 = decode on the ingest thread. Default: defaultParserThreads(cores). */
         parser_threads: int(0, 64, defaultParserThreads(availableParallelism())),
         shutdown_timeout_ms: int(100, 600_000, 20_000),
+        /** A batch write still unfinished after this long is aborted (connection destroyed) and nak'd. */
         write_timeout_ms: int(1_000, 3_600_000, 120_000),
+        /** Payload bytes one batch may hold (at least nats.max_payload_bytes); a full batch is handed on. */
         max_batch_bytes: int(65_536, 268_435_456, 8_388_608),
+        /** Cap of the jittered backoff between attempts to write a held batch. */
         retry_max_backoff_ms: int(100, 60_000, 2_000),
+        /** Identical failures of one batch, while a probe write succeeds, before it is bisected. */
         max_write_attempts: int(1, 100, 3),
+        /** Not ready when messages wait and no batch has committed for this long. */
         stall_after_ms: int(1_000, 3_600_000, 30_000),
+        /** Not ready for 5 s after the event loop was blocked longer than this. */
         max_event_loop_delay_ms: int(50, 600_000, 2_000),
       },
     },
@@ -299,22 +170,31 @@ export const configSchema = {
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
         summary_interval_ms: int(0, 3_600_000, 10_000),
+        /** `json` (one object per line, for machines) or `pretty` (local times, readable durations, for terminals). */
         format: { enum: ['json', 'pretty'], default: 'json' },
       },
     },
+    /** TimescaleDB only (ignored on plain PostgreSQL); intervals like '1 day', '12 hours'. */
     timescale: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
+        /** Time span of each new sensor_data chunk. */
         chunk_interval: { ...interval, default: '1 day' },
+        /** Compress chunks older than this ('off' = no compression policy). Community licence. */
         compress_after: { ...intervalOrOff, default: '7 days' },
+        /** Drop chunks older than this ('off' = keep everything). Community licence. */
         retention: { ...intervalOrOff, default: 'off' },
+        /** How often the sensor_data_1m refresh policy runs. */
         cagg_refresh_every: { ...interval, default: '1 minute' },
+        /** Newest span the refresh leaves to real-time aggregation (policy end_offset). */
         cagg_refresh_lag: { ...interval, default: '1 minute' },
+        /** Oldest span each refresh re-examines for late data (policy start_offset); below `retention`. */
         cagg_refresh_window: { ...interval, default: '3 days' },
       },
     },
+    /** The WebSocket live feed at /api/v1/live. */
     live: {
       type: 'object',
       additionalProperties: false,
@@ -322,15 +202,19 @@ export const configSchema = {
       properties: {
         max_clients: int(0, 100_000, 200),
         max_subscriptions_per_client: int(1, 100_000, 1_000),
+        /** A client with more unsent bytes than this is disconnected (close code 1008). */
         max_buffered_bytes: int(1_024, 1_073_741_824, 1_048_576),
+        /** Readings per machine per second sent to clients, latest wins; 0 = every reading. */
         max_per_machine_per_second: int(0, 1_000, 10),
       },
     },
+    /** Fleet overview and machine-state utilization. */
     fleet: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
+        /** machine_state values that count as running for utilization. */
         running_states: {
           type: 'array',
           items: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^,\\s]+$' },
@@ -338,24 +222,31 @@ export const configSchema = {
           maxItems: 64,
           default: ['RUNNING'],
         },
+        /** A machine whose latest reading is older than this is marked stale. */
         stale_after_seconds: int(1, 86_400, 60),
+        /** A gap between readings longer than this counts as no data after its first max_gap_seconds. */
         max_gap_seconds: int(1, 2_678_400, 300),
       },
     },
+    /** Start-up: how long NATS and PostgreSQL may stay unreachable before the service gives up (exit 2). */
     startup: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
+        /** Unreachable dependencies are retried with backoff for this long; 0 = one attempt. */
         wait_ms: int(0, 3_600_000, 60_000),
       },
     },
+    /** Plant calendar and plant-floor answers (issue 12): availability by shift, downtime events. */
     plant: {
       type: 'object',
       additionalProperties: false,
       default: {},
       properties: {
+        /** IANA time zone the shifts are written in, e.g. Europe/Berlin. */
         time_zone: { type: 'string', minLength: 1, maxLength: 64, default: 'UTC' },
+        /** Weekly shifts; an end not after the start ends the next day. */
         shifts: {
           type: 'array',
           maxItems: 64,
@@ -367,6 +258,7 @@ export const configSchema = {
           },
           default: [{ name: 'day', start: '00:00', end: '24:00' }],
         },
+        /** Dates whose shifts replace the weekly ones ([] = no planned time that day). */
         overrides: {
           type: 'array',
           maxItems: 1000,
@@ -385,10 +277,13 @@ export const configSchema = {
             },
           },
         },
+        /** A stop shorter than this, ended by running again, is a micro stop. */
         micro_stop_seconds: int(1, 86_400, 120),
+        /** Silence after which a machine is offline; 0 = fleet.max_gap_seconds. */
         offline_after_seconds: int(0, 2_678_400, 0),
       },
     },
+    /** Threshold alarms on committed readings (issue 12, src/alarms/). */
     alarms: {
       type: 'object',
       additionalProperties: false,
@@ -408,18 +303,28 @@ export const configSchema = {
               comparison: { enum: COMPARISONS },
               threshold: { type: 'number' },
               min_duration_seconds: { type: 'number', minimum: 0, maximum: 86_400, default: 0 },
+              /** The value must get this far back past the threshold to clear an active alarm. */
               clear_hysteresis: { type: 'number', minimum: 0, default: 0 },
               severity: { enum: SEVERITIES, default: 'warning' },
+              /** Machine ids the rule applies to; an entry ending in `*` is a prefix. Absent or empty = every machine. */
               machines: { type: 'array', maxItems: 1000, items: MACHINE_ID_SCHEMA },
             },
           },
         },
+        /** Period of the evaluation pass over machines with new readings. */
         interval_ms: int(100, 600_000, 1_000),
+        /** Readings are evaluated once this far behind a machine's newest (or once it committed nothing this long). */
         late_margin_ms: int(0, 3_600_000, 5_000),
       },
     },
   },
 } as const
+
+/** The configuration as validated (defaults filled in) and frozen by load.ts. */
+export type Config = FromSchema<typeof configSchema>
+
+/** One alarm rule as configured (alarms.rules[]). */
+export type AlarmRuleConfig = Config['alarms']['rules'][number]
 
 /**
  * Parser threads that measured fastest for the cores present (bench/RESULTS.md): on 2 cores

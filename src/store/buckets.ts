@@ -6,14 +6,11 @@
  */
 import type pg from 'pg'
 import type { DbMode } from '../write/db-features.js'
+import { AGGREGATE_FIELDS, LAST_FIELDS } from '../reading-fields.js'
 import { isoUtc } from './machines.js'
 
 export const AGGS = ['avg', 'min', 'max', 'last'] as const
 export type Agg = typeof AGGS[number]
-
-/** Numeric columns aggregated by avg/min/max; `last` adds machine_state and active_program_line. */
-export const NUMERIC_FIELDS = ['temperature', 'spindle_speed', 'x_pos_mm', 'y_pos_mm', 'z_pos_mm', 'feed_rate_actual', 'spindle_load_percent', 'total_power_kw'] as const
-export const LAST_FIELDS = [...NUMERIC_FIELDS, 'machine_state', 'active_program_line'] as const
 
 export interface BucketRequest {
   readonly machineId: string
@@ -24,7 +21,7 @@ export interface BucketRequest {
   readonly agg: Agg
 }
 
-/** [bucket start, count, …fields of the agg (NUMERIC_FIELDS, or LAST_FIELDS for last)] */
+/** [bucket start, count, …fields of the agg (AGGREGATE_FIELDS, or LAST_FIELDS for last; reading-fields.ts)] */
 export type BucketRow = [string, number, ...Array<number | string | null>]
 
 export type BucketQuery = (db: pg.Pool, q: BucketRequest) => Promise<BucketRow[]>
@@ -34,7 +31,7 @@ const ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"
 function statements (bucketExpr: string): Record<Agg, string> {
   const inner = `SELECT ${bucketExpr} AS b, * FROM sensor_data
     WHERE machine_id = $1 AND time >= $2::timestamptz AND time <= $3::timestamptz`
-  const agg = (fn: string): string => `SELECT ${isoUtc('b')}, count(*)::int, ${NUMERIC_FIELDS.map((f) => `${fn}(${f})`).join(', ')}
+  const agg = (fn: string): string => `SELECT ${isoUtc('b')}, count(*)::int, ${AGGREGATE_FIELDS.map((f) => `${fn}(${f})`).join(', ')}
     FROM (${inner}) s GROUP BY b ORDER BY b`
   return {
     avg: agg('avg'),

@@ -17,11 +17,8 @@
  * last refresh.
  */
 import type { Agg, BucketRequest, BucketRow } from './buckets.js'
+import { AGGREGATE_FIELDS as NUMERIC, LAST_FIELDS as LAST } from '../reading-fields.js'
 import type { SqlClient } from '../write/sql-client.js'
-
-/** Same order as store/buckets.ts NUMERIC_FIELDS / LAST_FIELDS (the API serializes by position). */
-const NUMERIC = ['temperature', 'spindle_speed', 'x_pos_mm', 'y_pos_mm', 'z_pos_mm', 'feed_rate_actual', 'spindle_load_percent', 'total_power_kw'] as const
-const LAST = [...NUMERIC, 'machine_state', 'active_program_line'] as const
 
 /** time_bucket's default origin, shared with store/buckets.ts so both paths draw the same buckets. */
 const ORIGIN = "TIMESTAMPTZ '2000-01-03 00:00:00+00'"

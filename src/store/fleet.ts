@@ -7,8 +7,8 @@
  * reads every row instead (figures: bench/RESULTS.md, "Live feed").
  */
 import type pg from 'pg'
+import { READING_FIELDS, type ReadingRow } from '../reading-fields.js'
 import { isoUtc } from './machines.js'
-import type { ReadingRow } from './readings.js'
 
 /** [machine_id, ...ReadingRow, age_seconds] */
 export type FleetRow = [string, ...ReadingRow, number]
@@ -33,8 +33,7 @@ WITH RECURSIVE ids AS (
   SELECT (SELECT s.machine_id FROM sensor_data s WHERE s.machine_id > ids.machine_id ORDER BY s.machine_id LIMIT 1), ids.n + 1
   FROM ids WHERE ids.machine_id IS NOT NULL AND ids.n < $2
 )
-SELECT ids.machine_id, ${isoUtc('l.time')}, l.temperature, l.spindle_speed, l.x_pos_mm, l.y_pos_mm, l.z_pos_mm,
-  l.feed_rate_actual, l.spindle_load_percent, l.machine_state, l.active_program_line, l.total_power_kw,
+SELECT ids.machine_id, ${isoUtc('l.time')}, ${READING_FIELDS.map((f) => `l.${f.name}`).join(', ')},
   extract(epoch FROM now() - l.time)::float8
 FROM ids
 CROSS JOIN LATERAL (

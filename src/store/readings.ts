@@ -9,34 +9,24 @@
  * cursor counts how many of them it has shown (readingsInGroup's `skip`).
  */
 import type pg from 'pg'
+import { READING_FIELDS, type ReadingRow } from '../reading-fields.js'
 import { isoUtc } from './machines.js'
 
-/** Column order of a ReadingRow; the API serializes in this order. */
-export const READING_FIELDS = [
-  'timestamp', 'temperature', 'spindle_speed', 'x_pos_mm', 'y_pos_mm', 'z_pos_mm', 'feed_rate_actual',
-  'spindle_load_percent', 'machine_state', 'active_program_line', 'total_power_kw',
-] as const
-
-/** [timestamp, temperature, spindle_speed, x, y, z, feed, load, state, program line, power] */
-export type ReadingRow = [string, number, number, number | null, number | null, number | null, number | null,
-  number | null, string | null, number | null, number | null]
+export type { ReadingRow }
 
 /**
- * A row's position inside its group: ReadingRow[1..10] as text (String(number): exact for float8,
+ * A row's position inside its group: ReadingRow[1..] as text (String(number): exact for float8,
  * 'NaN' and 'Infinity' included, which PostgreSQL parses back), null for NULL.
  */
 export type GroupKey = Array<string | null>
 
 export const groupKey = (r: ReadingRow): GroupKey => r.slice(1).map((v) => v === null ? null : String(v))
 
-const COLUMNS = `${isoUtc('time')}, temperature, spindle_speed, x_pos_mm, y_pos_mm, z_pos_mm, feed_rate_actual,
-  spindle_load_percent, machine_state, active_program_line, total_power_kw`
+const COLUMNS = [isoUtc('time'), ...READING_FIELDS.map((f) => f.name)].join(', ')
 const SELECT = `SELECT ${COLUMNS} FROM sensor_data`
 
 /** [column, SQL type] in GroupKey order (ReadingRow without the timestamp). */
-const KEY_COLUMNS = [['temperature', 'float8'], ['spindle_speed', 'float8'], ['x_pos_mm', 'float8'], ['y_pos_mm', 'float8'],
-  ['z_pos_mm', 'float8'], ['feed_rate_actual', 'float8'], ['spindle_load_percent', 'float8'], ['machine_state', 'text'],
-  ['active_program_line', 'int4'], ['total_power_kw', 'float8']] as const
+const KEY_COLUMNS = READING_FIELDS.map((f) => [f.name, f.sql] as const)
 
 /**
  * GroupKey as a row of non-null values (NULL first, then the value; text in byte order), so that a

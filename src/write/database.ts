@@ -5,7 +5,8 @@
  */
 import pg from 'pg'
 import type { Logger } from 'pino'
-import { sqlstateOf } from './sqlstate.js'
+import { sqlstateOf } from '../db/sqlstate.js'
+import { READING_FIELDS, type FieldSpec } from '../reading-fields.js'
 
 const INVALID_CATALOG_NAME = '3D000'
 const DUPLICATE_DATABASE = '42P04'
@@ -112,7 +113,10 @@ export async function probeWrite (url: string): Promise<void> {
   }
 }
 
-const PROBE_SQL = "INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed) VALUES (now(), 'cnc-monitor-write-probe', 0, 0)"
+/** A row with the NOT NULL columns only (READING_FIELDS' required ones), rolled back. */
+const PROBE_FIELDS: readonly FieldSpec[] = READING_FIELDS.filter((f) => f.required)
+const PROBE_SQL = `INSERT INTO sensor_data (time, machine_id${PROBE_FIELDS.map((f) => `, ${f.name}`).join('')}) ` +
+  `VALUES (now(), 'cnc-monitor-write-probe'${PROBE_FIELDS.map((f) => f.sql === 'text' ? ", ''" : ', 0').join('')})`
 
 /** Redacts the password of a connection URL for logs. */
 export function redactUrl (url: string): string {

@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { DbFeatures } from './db-features.js'
 import type { SqlClient } from './sql-client.js'
-import { sqlstateOf } from './sqlstate.js'
+import { sqlstateOf } from '../db/sqlstate.js'
 
 export const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
 /** Session advisory lock key shared by migrations and timescale-setup.ts. */

@@ -14,19 +14,13 @@
  * Erring towards 'away' never loses a message (it waits); erring towards 'row' would dead-letter
  * valid readings, so only the two data classes are trusted without a probe.
  */
+import { sqlstateOf } from '../db/sqlstate.js'
+
 export type PgErrorClass = 'row' | 'away' | 'unknown'
 
 const ROW_CLASSES = new Set(['22', '23'])
 const AWAY_CLASSES = new Set(['08', '40', '57', '58'])
 const AWAY_STATES = new Set(['53100', '53300', '55P03', '25P03'])
-
-export function sqlstateOf (err: unknown): string | undefined {
-  if (typeof err === 'object' && err !== null && 'code' in err) {
-    const code = (err as { code: unknown }).code
-    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
-  }
-  return undefined
-}
 
 export function classifyPgError (err: unknown): PgErrorClass {
   const state = sqlstateOf(err)

@@ -27,12 +27,16 @@ export class MainProc {
   /** Resolves with the exit code once the process is gone and its output read. */
   readonly exit: Promise<number | null>
 
-  /** `args` go to main.ts; `preload` modules are imported before it (after tsx). */
-  constructor (args: readonly string[], env: Record<string, string>, preload: readonly string[] = []) {
+  /**
+   * `args` go to main.ts; `preload` modules are imported before it (after tsx). `entry`: another
+   * entry point (e.g. a scratch tree's dist/main.js), run with that tree's root as cwd.
+   */
+  constructor (args: readonly string[], env: Record<string, string>, preload: readonly string[] = [], entry?: { root: string, file: string }) {
     const base: Record<string, string> = {}
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CNC_') && v !== undefined) base[k] = v
     const imports = ['tsx', ...preload].flatMap((m) => ['--import', m])
-    this.proc = spawn(process.execPath, [...imports, join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const root = entry?.root ?? ROOT
+    this.proc = spawn(process.execPath, [...imports, join(root, entry?.file ?? 'src/main.ts'), ...args], { cwd: root, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     live.add(this.proc)
     this.exit = new Promise((resolve) => this.proc.once('close', (code) => { live.delete(this.proc); resolve(code) }))
     collect(this.proc.stdout, this.stdout)
