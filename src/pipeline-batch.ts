@@ -42,6 +42,8 @@ export interface Committed {
   readonly alreadyCommitted: readonly number[]
   readonly durationMs: number
   readonly through?: number
+  /** The live feed's commit number; absent when several transactions settled the batch (bisection). */
+  readonly commitNo?: number
 }
 
 /**

@@ -45,7 +45,7 @@ export interface PipelineOptions {
    * Called after a batch committed and was acked, with the rows it added (the live feed).
    * Row r's JSON text is parsed.bytes[rowSpan[2r] .. rowSpan[2r + 1]).
    */
-  readonly onCommitted?: (parsed: ParsedBatch) => void
+  readonly onCommitted?: (parsed: ParsedBatch, commitNo: number | undefined) => void
   /** A write that is rolled back; resolves when the database takes writes (database.probeWrite). */
   readonly probeWrite: () => Promise<void>
   /** Cap of the jittered retry backoff (first retry after 250 ms, doubling). */
@@ -256,7 +256,7 @@ export class Pipeline implements Admission {
     const added = observeCommit(this.#metrics, parsed, batch.replies.length, r, only, now)
     if (this.#opts.onCommitted !== undefined && r.rows > 0) {
       try {
-        this.#opts.onCommitted(added)
+        this.#opts.onCommitted(added, r.commitNo)
       } catch (err) {
         this.#log.warn({ err }, 'committed-batch listener failed')
       }

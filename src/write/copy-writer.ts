@@ -2,7 +2,7 @@
  * Writes one parsed batch (or the part of it marked in `meta.include`) in one transaction:
  *
  *   BEGIN · COPY sensor_data FROM STDIN (BINARY) · lock stream · ledger overlap? · INSERT rejected_messages
- *         · INSERT ledger ranges · COMMIT
+ *         · INSERT ledger ranges + live commit number (one statement) · COMMIT
  *
  * COPY refused for a data reason (SQLSTATE 22/23) → roll back to a savepoint around that COPY and
  * bisect the rows until each refused row stands alone; those become dead letters, the rest commit.
@@ -22,7 +22,7 @@ import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
-import { findCommitted, lockStream, recordCommitted, recordCommittedReadFloor, toRanges } from './ledger.js'
+import { findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges } from './ledger.js'
 import { classifyPgError } from './sqlstate.js'
 
 const COPY_SQL = `COPY sensor_data (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`
@@ -114,13 +114,14 @@ export class CopyWriter {
       const keep = done === null ? meta.include : keepMask(meta.include, done)
       const ranges = toRanges(meta.streamSeq, keep)
       let through: number | undefined
-      if (meta.ackFloor === undefined) await recordCommitted(client, meta.streamKey, ranges)
-      else through = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor)
+      let commitNo: number
+      if (meta.ackFloor === undefined) commitNo = await recordCommit(client, meta.streamKey, ranges)
+      else ({ through, commitNo } = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor))
       await client.query('COMMIT')
       const alreadyCommitted: number[] = []
       if (done !== null) done.forEach((d, i) => { if (d === 1) alreadyCommitted.push(i) })
       const rows = written.rowEnds.length - refused.length
-      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started, ...(through === undefined ? {} : { through }) }
+      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started, commitNo, ...(through === undefined ? {} : { through }) }
     } catch (err) {
       broken = err as Error
       await client.query('ROLLBACK').catch(() => {})

@@ -16,7 +16,8 @@ import { FakeConnection, ingestBatch, parsedOf, quiet, until } from './ingest-fa
 
 type Write = (part: ParsedBatch) => Promise<CommitResult>
 
-const committed = (part: ParsedBatch): CommitResult => ({ type: 'committed', rows: part.rowEnds.length, rejections: [], alreadyCommitted: [], durationMs: 1 })
+let commits = 0
+const committed = (part: ParsedBatch): CommitResult => ({ type: 'committed', rows: part.rowEnds.length, rejections: [], alreadyCommitted: [], durationMs: 1, commitNo: ++commits })
 const away = (): CommitResult => ({ type: 'failed', error: Object.assign(new Error('the database system is shutting down'), { code: '57P01' }) })
 
 interface Rig { readonly p: Pipeline, readonly nc: FakeConnection, wakes: number, write: Write, parse: (raw: RawBatch) => Promise<ParsedBatch> }
