@@ -2,8 +2,11 @@
  * GET /api/v1/live: the WebSocket feed of committed readings, fanned out with uWS pub/sub.
  *
  *   client → {"subscribe": ["CNC-001", …]} | {"subscribe": "*"} | {"unsubscribe": [...] | "*"}
+ *            {"subscribe": … , "since": "<cursor>"}           (resume: a connection's first subscribe)
  *   server → {"type":"subscribed","machines":"*" | [ids]}
- *            {"type":"readings","data":[Reading, …]}        (Reading: the shape of /machines/{id}/data)
+ *            {"type":"readings","cursor":"…","data":[Reading, …]}   (Reading: the shape of /machines/{id}/data;
+ *                                                    cursor only with live.max_per_machine_per_second 0)
+ *            {"type":"resumed","readings":n}          (a resume's replay is over; live frames follow)
  *            {"type":"error","code":<LiveErrorCode>,"message":"…"}    (codes: errors.ts, LIVE_ERRORS)
  *
  * Topics: `m/<machine id>` per machine and `*` for everything; a "*" client holds only `*`, so it
@@ -16,7 +19,18 @@
  * after a publish closes it (dropped, reason "slow"). The grace keeps a reader on a slow link that
  * just took one large frame; a client that stopped reading costs ingest one getBufferedAmount()
  * per client per publish, and nothing else.
+ *
+ * Resume (issue 12, unthrottled feed only): frames carry the cursor of their commit (live-cursor.ts;
+ * machine frames of one commit go out in machine id order). A client that reconnects with
+ * {"subscribe": …, "since": cursor} is not subscribed to any topic while its replay runs: live
+ * frames meant for it are held (at most RESUME_BUFFER_FACTOR × live.max_buffered_bytes), the
+ * database is asked for the newest commit number (head) and then for everything after the cursor up
+ * to head (live-replay.ts), in chunks that wait for the socket to drain. Then the held frames of
+ * commits after head are sent, and the topics subscribed, in one synchronous step: no commit is
+ * missed (one ≤ head is in the database, one > head committed after the client was registered, so
+ * it was held) and none is sent twice (held frames ≤ head are dropped).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ParsedBatch } from '../contracts.js'
@@ -25,6 +39,9 @@ import type { HostCheck, OriginCheck } from './edge.js'
 import { LiveErrorCode } from '../errors.js'
 import { isMachineId, MACHINE_ID_MAX_LENGTH } from '../machine-id.js'
 import { ApiErrorCode, errorBody, HttpError, JSON_TYPE, statusLine } from './http.js'
+import type { SqlClient } from '../write/sql-client.js'
+import { compareIds, cursorFrame, decodeCursor, type LiveCursor } from './live-cursor.js'
+import { replayChunk, resumeHead } from './live-replay.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
 
@@ -34,6 +51,10 @@ export interface LiveFeedOptions {
   readonly maxBufferedBytes: number
   /** 0 = every reading; otherwise at most this many per machine per second, latest wins. */
   readonly maxPerMachinePerSecond: number
+  /** Oldest cursor accepted in "since" (seconds); 0 = no resume. */
+  readonly resumeMaxAgeS: number
+  /** The primary database (never a replica: the seam needs every commit published so far), once connected. */
+  readonly db: () => SqlClient | undefined
   readonly registry: Registry
   readonly log: Logger
 }
@@ -41,7 +62,16 @@ export interface LiveFeedOptions {
 /** Edge checks of the upgrade request (edge.ts): Host while no token is set (null = off), and Origin. */
 export interface LiveEdge { readonly hosts: HostCheck | null, readonly origins: OriginCheck }
 
-interface Client { all: boolean, readonly machines: Set<string>, overSince: number }
+/** A resume under way: the subscription it will make, and the live frames held for it meanwhile. */
+interface Replay {
+  readonly all: boolean
+  readonly machines: ReadonlySet<string>
+  readonly held: Array<{ readonly commitNo: number | undefined, readonly frame: string }>
+  bytes: number
+  overflow: boolean
+}
+
+interface Client { all: boolean, readonly machines: Set<string>, overSince: number, replay: Replay | null, closed: boolean }
 type Ws = Uws.WebSocket<Client>
 
 export const LIVE_PATH = '/api/v1/live'
@@ -49,6 +79,10 @@ export const LIVE_PATH = '/api/v1/live'
 export const SLOW_GRACE_MS = 1_000
 const ALL = '*'
 const MAX_CLIENT_MESSAGE = 64 * 1024
+/** Live frames held for a resuming client: at most this many × live.max_buffered_bytes. */
+export const RESUME_BUFFER_FACTOR = 16
+/** Commits read per replay query. */
+const REPLAY_COMMITS = 32
 /** An upgrade refused with a catalogued error (same body as every HTTP error, http.ts). */
 function answer (res: Uws.HttpResponse, err: HttpError): void {
   res.cork(() => {
@@ -70,6 +104,8 @@ function createLiveMetrics (registry: Registry) {
     discarded: new Counter({ name: 'cnc_live_messages_discarded_total', help: 'Live-feed frames not sent to a client because it was over live.max_buffered_bytes', registers }),
     dropped: new Counter({ name: 'cnc_live_clients_dropped_total', help: 'Live-feed clients disconnected by the server, by reason (slow: over live.max_buffered_bytes)', labelNames: ['reason'] as const, registers }),
     refused: new Counter({ name: 'cnc_live_refused_total', help: 'Live-feed upgrades refused, by reason (max_clients, unauthorized, host, origin)', labelNames: ['reason'] as const, registers }),
+    resumes: new Counter({ name: 'cnc_live_resumes_total', help: 'Live-feed resumes ({"since"}) by outcome (ok, too_old, overflow, failed)', labelNames: ['outcome'] as const, registers }),
+    replayed: new Counter({ name: 'cnc_live_readings_replayed_total', help: 'Readings sent from the database to resuming live-feed clients', registers }),
     publishSeconds: new Histogram({ name: 'cnc_live_publish_seconds', help: 'Time the ingest thread spent fanning out one committed batch', buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1], registers }),
   }
 }
@@ -81,6 +117,10 @@ export class LiveFeed {
   /** Clients over live.max_buffered_bytes at the last sweep (usually empty). */
   readonly #slow = new Set<Ws>()
   readonly #throttle: LiveThrottle
+  /** Clients whose resume is under way (not subscribed to any topic meanwhile). */
+  readonly #replaying = new Set<Ws>()
+  /** The commit number of the batch being emitted (unthrottled publish only). */
+  #commitNo: number | undefined
   #app: Uws.TemplatedApp | undefined
   #sweepTimer: NodeJS.Timeout | undefined
 
@@ -127,7 +167,7 @@ export class LiveFeed {
           this.#refuse(res, 'max_clients', new HttpError(ApiErrorCode.liveFeedFull, `live feed is full (live.max_clients = ${maxClients})`, { 'Retry-After': '5' }))
           return
         }
-        res.upgrade<Client>({ all: false, machines: new Set(), overSince: 0 }, key, protocol, extensions, context)
+        res.upgrade<Client>({ all: false, machines: new Set(), overSince: 0, replay: null, closed: false }, key, protocol, extensions, context)
       },
       open: (ws) => {
         this.#clients.add(ws)
@@ -135,6 +175,8 @@ export class LiveFeed {
       },
       message: (ws, message) => { this.#onMessage(ws, Buffer.from(message).toString('utf8')) },
       close: (ws) => {
+        ws.getUserData().closed = true
+        this.#replaying.delete(ws)
         this.#clients.delete(ws)
         this.#slow.delete(ws)
         this.#metrics.clients.set(this.#clients.size)
@@ -155,21 +197,27 @@ export class LiveFeed {
   /**
    * Pipeline.onCommitted: runs on the ingest thread, so it never throws and does no work for
    * machines nobody watches (numSubscribers per distinct machine of the batch, before any parse).
+   * `commitNo`: the transaction's live_commits number (absent after a bisection: frames without cursor).
    */
-  publish (p: ParsedBatch): void {
+  publish (p: ParsedBatch, commitNo?: number): void {
     const app = this.#app
     if (app === undefined || this.#clients.size === 0) return
     const started = performance.now()
     try {
-      const all = app.numSubscribers(ALL) > 0
+      const all = app.numSubscribers(ALL) > 0 || this.#replayWants((r) => r.all)
       const wanted = new Uint8Array(p.machines.length)
       let any = false
       for (let m = 0; m < p.machines.length; m++) {
-        if (all || app.numSubscribers(topicOf(p.machines[m] as string)) > 0) { wanted[m] = 1; any = true }
+        const id = p.machines[m] as string
+        if (all || app.numSubscribers(topicOf(id)) > 0 || this.#replayWants((r) => r.machines.has(id))) { wanted[m] = 1; any = true }
       }
+      // Unthrottled, offer() emits synchronously: #emit reads the commit number from here.
+      this.#commitNo = this.#opts.maxPerMachinePerSecond === 0 ? commitNo : undefined
       if (any) this.#throttle.offer(p, wanted)
     } catch (err) {
       this.#opts.log.warn({ err }, 'live feed publish failed')
+    } finally {
+      this.#commitNo = undefined
     }
     this.#metrics.publishSeconds.observe((performance.now() - started) / 1000)
   }
@@ -182,28 +230,65 @@ export class LiveFeed {
     app.publish(ALL, frame)
   }
 
-  /** Publishes readings grouped by machine: one frame per machine topic, one for "*". */
+  /** True when a resuming client will want frames matching `wants`. */
+  #replayWants (wants: (r: Replay) => boolean): boolean {
+    if (this.#replaying.size === 0) return false
+    for (const ws of this.#replaying) {
+      const r = ws.getUserData().replay
+      if (r !== null && wants(r)) return true
+    }
+    return false
+  }
+
+  /** Holds a frame for every resuming client that `wants` it (see the header). */
+  #hold (commitNo: number | undefined, frame: string, wants: (r: Replay) => boolean): void {
+    const limit = RESUME_BUFFER_FACTOR * this.#opts.maxBufferedBytes
+    for (const ws of this.#replaying) {
+      const r = ws.getUserData().replay
+      if (r === null || r.overflow || !wants(r)) continue
+      r.bytes += frame.length
+      if (r.bytes > limit) { r.overflow = true; r.held.length = 0 } else r.held.push({ commitNo, frame })
+    }
+  }
+
+  /**
+   * Publishes readings grouped by machine: one frame per machine topic, one for "*". With a commit
+   * number, frames carry cursors and machine frames go out in machine id order (live-cursor.ts).
+   */
   #emit (rows: MachineRows): void {
     const app = this.#app
     if (app === undefined) return
+    const n = this.#commitNo
     const allSubs = app.numSubscribers(ALL)
+    const allWanted = allSubs > 0 || this.#replayWants((r) => r.all)
     const everything: string[] = []
     let readings = 0
-    for (const [id, list] of rows) {
+    const ids = n === undefined ? [...rows.keys()] : [...rows.keys()].sort(compareIds)
+    for (const id of ids) {
+      const list = rows.get(id) as string[]
       readings += list.length
       const topic = topicOf(id)
       const subs = app.numSubscribers(topic)
-      if (subs > 0) {
-        const skipped = this.#skipped((c) => c.machines.has(id))
-        app.publish(topic, readingFrame(list))
-        this.#metrics.sent.inc(subs - skipped)
+      const held = this.#replayWants((r) => r.machines.has(id))
+      if (subs > 0 || held) {
+        const frame = n === undefined ? readingFrame(list) : cursorFrame({ commitNo: n, machine: id }, list)
+        if (subs > 0) {
+          const skipped = this.#skipped((c) => c.machines.has(id))
+          app.publish(topic, frame)
+          this.#metrics.sent.inc(subs - skipped)
+        }
+        if (held) this.#hold(n, frame, (r) => r.machines.has(id))
       }
-      if (allSubs > 0) for (const r of list) everything.push(r)
+      if (allWanted) for (const r of list) everything.push(r)
     }
-    if (allSubs > 0 && everything.length > 0) {
-      const skipped = this.#skipped((c) => c.all)
-      app.publish(ALL, readingFrame(everything))
-      this.#metrics.sent.inc(allSubs - skipped)
+    if (allWanted && everything.length > 0) {
+      const frame = n === undefined ? readingFrame(everything) : cursorFrame({ commitNo: n, machine: null }, everything)
+      if (allSubs > 0) {
+        const skipped = this.#skipped((c) => c.all)
+        app.publish(ALL, frame)
+        this.#metrics.sent.inc(allSubs - skipped)
+      }
+      this.#hold(n, frame, (r) => r.all)
     }
     this.#metrics.readings.inc(readings)
     this.#sweep()
@@ -254,13 +339,25 @@ export class LiveFeed {
       fail(LiveErrorCode.invalidMessage, 'not JSON; send {"subscribe": ["CNC-001"]} or {"subscribe": "*"}')
       return
     }
-    const body = (typeof req === 'object' && req !== null ? req : {}) as { subscribe?: unknown, unsubscribe?: unknown }
+    const body = (typeof req === 'object' && req !== null ? req : {}) as { subscribe?: unknown, unsubscribe?: unknown, since?: unknown }
     const sub = body.subscribe
     const unsub = body.unsubscribe
     const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isMachineId)
     if ((sub === undefined && unsub === undefined) || (sub !== undefined && sub !== ALL && !isList(sub)) ||
       (unsub !== undefined && unsub !== ALL && !isList(unsub))) {
       fail(LiveErrorCode.invalidMessage, `expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (1–${MACHINE_ID_MAX_LENGTH} characters, no NUL)}`)
+      return
+    }
+    if (c.replay !== null) {
+      fail(LiveErrorCode.invalidMessage, 'a resume is under way on this connection: wait for {"type":"resumed"}')
+      return
+    }
+    if (body.since !== undefined) {
+      if (sub === undefined || unsub !== undefined) {
+        fail(LiveErrorCode.invalidMessage, '"since" goes with "subscribe" only')
+        return
+      }
+      this.#startResume(ws, c, sub, body.since, fail)
       return
     }
     if (unsub === ALL) {
@@ -286,6 +383,86 @@ export class LiveFeed {
       for (const id of fresh) { c.machines.add(id); ws.subscribe(topicOf(id)) }
     }
     ws.send(JSON.stringify({ type: 'subscribed', machines: c.all ? ALL : [...c.machines].sort() }))
+  }
+
+  /** Checks a {"subscribe", "since"} message and starts its resume (see the header). */
+  #startResume (ws: Ws, c: Client, sub: '*' | string[], since: unknown, fail: (code: LiveErrorCode, message: string) => void): void {
+    const cursor = decodeCursor(since)
+    if (cursor === null) {
+      fail(LiveErrorCode.badCursor, '"since" must be the "cursor" of a readings frame from this feed, unchanged')
+      return
+    }
+    const o = this.#opts
+    const db = o.db()
+    if (o.maxPerMachinePerSecond !== 0 || o.resumeMaxAgeS === 0 || db === undefined || c.all || c.machines.size > 0) {
+      let why = '"since" is accepted on a connection\'s first subscribe only'
+      if (o.maxPerMachinePerSecond !== 0) why = 'resume needs every reading: live.max_per_machine_per_second is not 0 on this server'
+      else if (o.resumeMaxAgeS === 0) why = 'resume is off (live.resume_max_age_s = 0)'
+      else if (db === undefined) why = 'the database is not connected yet: try again'
+      fail(LiveErrorCode.resumeUnavailable, why)
+      return
+    }
+    const machines = sub === ALL ? [] : [...new Set(sub)]
+    if (machines.length > o.maxSubscriptionsPerClient) {
+      fail(LiveErrorCode.tooManySubscriptions, `at most ${o.maxSubscriptionsPerClient} machines per client (live.max_subscriptions_per_client); use "*" for all`)
+      return
+    }
+    const replay: Replay = { all: sub === ALL, machines: new Set(machines), held: [], bytes: 0, overflow: false }
+    c.replay = replay
+    this.#replaying.add(ws)
+    this.#resume(ws, c, db, cursor, replay, fail).catch((err: unknown) => {
+      this.#metrics.resumes.inc({ outcome: 'failed' })
+      o.log.warn({ err: (err as Error).message }, 'live-feed resume failed')
+      if (!c.closed) fail(LiveErrorCode.resumeUnavailable, 'the database could not be read for the resume: try again')
+    }).finally(() => {
+      c.replay = null
+      this.#replaying.delete(ws)
+    })
+  }
+
+  async #resume (ws: Ws, c: Client, db: SqlClient, cursor: LiveCursor, replay: Replay, fail: (code: LiveErrorCode, message: string) => void): Promise<void> {
+    const maxAge = this.#opts.resumeMaxAgeS
+    const head = await resumeHead(db, cursor.commitNo, maxAge)
+    if (c.closed) return
+    if (!head.ok) {
+      this.#metrics.resumes.inc({ outcome: 'too_old' })
+      fail(LiveErrorCode.resumeTooOld, `this cursor is older than live.resume_max_age_s (${maxAge} s) or unknown to this database: ` +
+        'page through GET /api/v1/machines/{id}/data (start_time = your last reading\'s timestamp) instead, then subscribe without "since"')
+      return
+    }
+    const list = replay.all ? null : [...replay.machines].sort(compareIds)
+    ws.send(JSON.stringify({ type: 'subscribed', machines: list ?? ALL }))
+    let replayed = 0
+    let from: LiveCursor | null = cursor
+    while (from !== null) {
+      const chunk = await replayChunk(db, from, head.head, list, REPLAY_COMMITS)
+      if (c.closed) return
+      for (const f of chunk.frames) {
+        ws.send(cursorFrame({ commitNo: f.commitNo, machine: f.machine }, f.readings))
+        replayed += f.readings.length
+      }
+      this.#metrics.replayed.inc(chunk.frames.reduce((n, f) => n + f.readings.length, 0))
+      from = chunk.next
+      // Backpressure: the next chunk waits until the client has taken most of this one.
+      while (!c.closed && !replay.overflow && ws.getBufferedAmount() > this.#opts.maxBufferedBytes / 2) await sleep(5)
+      if (c.closed) return
+      if (replay.overflow) {
+        this.#metrics.resumes.inc({ outcome: 'overflow' })
+        fail(LiveErrorCode.resumeOverflow, `live readings for this client passed ${RESUME_BUFFER_FACTOR} × live.max_buffered_bytes while it caught up: resume again from your last cursor`)
+        ws.end(1008, 'resume overflow')
+        return
+      }
+    }
+    // The seam, in one synchronous step: held frames after head, then the topics.
+    ws.send(JSON.stringify({ type: 'resumed', readings: replayed }))
+    for (const h of replay.held) if (h.commitNo === undefined || h.commitNo > head.head) ws.send(h.frame)
+    if (replay.all) {
+      c.all = true
+      ws.subscribe(ALL)
+    } else {
+      for (const id of replay.machines) { c.machines.add(id); ws.subscribe(topicOf(id)) }
+    }
+    this.#metrics.resumes.inc({ outcome: 'ok' })
   }
 
   /** Closes every client (shutdown). */

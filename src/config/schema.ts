@@ -117,6 +117,8 @@ export interface Config {
     readonly max_buffered_bytes: number
     /** Readings per machine per second sent to clients, latest wins; 0 = every reading. */
     readonly max_per_machine_per_second: number
+    /** Oldest cursor a client may resume from ({"since"}), in seconds; 0 = no resume. Needs max_per_machine_per_second 0. */
+    readonly resume_max_age_s: number
   }
   /** Fleet overview and machine-state utilization. */
   readonly fleet: {
@@ -324,6 +326,7 @@ export const configSchema = {
         max_subscriptions_per_client: int(1, 100_000, 1_000),
         max_buffered_bytes: int(1_024, 1_073_741_824, 1_048_576),
         max_per_machine_per_second: int(0, 1_000, 10),
+        resume_max_age_s: int(0, 7 * 86_400, 3_600),
       },
     },
     fleet: {
