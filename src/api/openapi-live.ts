@@ -1,0 +1,53 @@
+/**
+ * The WebSocket live feed in the OpenAPI document (`x-live-feed`: OpenAPI has no WebSocket
+ * operations): the messages each side sends, as JSON Schemas, and the error codes (errors.ts).
+ * The README's "Live feed" section has a worked example of a resume.
+ */
+import { LIVE_ERRORS } from '../errors.js'
+import { MACHINE_ID_SCHEMA } from '../machine-id.js'
+
+const machines = { oneOf: [{ const: '*' }, { type: 'array', items: MACHINE_ID_SCHEMA }] }
+const cursor = {
+  type: 'string',
+  description: 'Opaque position in commit order (at most ~190 characters); pass it back unchanged as "since". ' +
+    'Present only when live.max_per_machine_per_second is 0.',
+}
+
+export const liveFeedDoc = {
+  path: '/api/v1/live',
+  description: 'GET upgrades to a WebSocket (token as for the API: Authorization: Bearer or ?token=). Readings are sent after their ' +
+    'transaction committed: one frame per committed transaction and subscription, machine frames of one transaction in machine id order. ' +
+    'Resume: a reconnecting client sends {"subscribe": …, "since": <cursor of the last readings frame it kept>} as its first subscribe; ' +
+    'it gets everything committed after that position from the database, then {"type":"resumed"}, then the live frames, with no ' +
+    'reading missed or repeated across the seam. A cursor older than live.resume_max_age_s is refused (resume_too_old): page through ' +
+    'GET /api/v1/machines/{id}/data instead. Needs live.max_per_machine_per_second 0.',
+  client_messages: {
+    subscribe: {
+      type: 'object',
+      required: ['subscribe'],
+      additionalProperties: false,
+      properties: { subscribe: machines, since: cursor },
+    },
+    unsubscribe: { type: 'object', required: ['unsubscribe'], additionalProperties: false, properties: { unsubscribe: machines } },
+  },
+  server_messages: {
+    subscribed: { type: 'object', required: ['type', 'machines'], properties: { type: { const: 'subscribed' }, machines } },
+    readings: {
+      type: 'object',
+      required: ['type', 'data'],
+      properties: { type: { const: 'readings' }, cursor, data: { type: 'array', items: { $ref: '#/components/schemas/Reading' } } },
+    },
+    resumed: {
+      type: 'object',
+      required: ['type', 'readings'],
+      description: 'The replay of a resume is over (readings: how many it sent); live frames follow.',
+      properties: { type: { const: 'resumed' }, readings: { type: 'integer', minimum: 0 } },
+    },
+    error: {
+      type: 'object',
+      required: ['type', 'code', 'message'],
+      properties: { type: { const: 'error' }, code: { enum: Object.values(LIVE_ERRORS).map((e) => e.code) }, message: { type: 'string' } },
+    },
+  },
+  error_codes: Object.fromEntries(Object.values(LIVE_ERRORS).map((e) => [e.code, e.meaning])),
+} as const
