@@ -35,6 +35,7 @@ import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.j
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
+import { CommitOrder } from './write/commit-order.js'
 import { committedThrough, recordCommitted } from './write/ledger.js'
 import { LedgerPruning } from './write/ledger-pruning.js'
 import { migrate } from './write/migrate.js'
@@ -239,7 +240,9 @@ export class Service {
       settledThrough,
       log: ingestLog,
     })
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), settler, this.metrics, log.child({ stage: 'pipeline' }), {
+    // Live frames go out in commit-number order, whatever order the COMMIT answers arrive in (resume cursors).
+    const commitOrder = new CommitOrder()
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms, commitOrder), settler, this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
@@ -250,7 +253,10 @@ export class Service {
       probeWrite: () => probeWrite(cfg.database.url),
       retryMaxBackoffMs: cfg.ingest.retry_max_backoff_ms,
       maxWriteAttempts: cfg.ingest.max_write_attempts,
-      onCommitted: (p, commitNo) => { liveFeed.publish(p, commitNo); this.#alarms?.committed(p) },
+      onCommitted: (p, commitNo) => {
+        commitOrder.inOrder(commitNo, () => liveFeed.publish(p, commitNo))
+        this.#alarms?.committed(p)
+      },
     })
     // Issue 12: alarm rules evaluated on committed readings, with their own connection.
     if (cfg.alarms.rules.length > 0) {

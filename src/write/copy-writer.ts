@@ -21,6 +21,7 @@ import { from as copyFrom } from 'pg-copy-streams'
 import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
+import type { CommitOrder } from './commit-order.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
 import { findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges } from './ledger.js'
 import { classifyPgError } from './sqlstate.js'
@@ -57,12 +58,17 @@ export class CopyWriter {
   readonly #waiting: Array<() => void> = []
 
   readonly #timeoutMs: number
+  readonly #order: CommitOrder | undefined
 
-  /** `timeoutMs`: a write still unfinished after this long has its connection destroyed (see write()). */
-  constructor (pool: pg.Pool, slots: number, timeoutMs = 120_000) {
+  /**
+   * `timeoutMs`: a write still unfinished after this long has its connection destroyed (see write()).
+   * `order`: told of each live-feed commit number between the ledger statement and the COMMIT's answer.
+   */
+  constructor (pool: pg.Pool, slots: number, timeoutMs = 120_000, order?: CommitOrder) {
     this.#pool = pool
     this.#free = slots
     this.#timeoutMs = timeoutMs
+    this.#order = order
   }
 
   async write (batch: ParsedBatch, meta: BatchMeta): Promise<CommitResult> {
@@ -86,6 +92,7 @@ export class CopyWriter {
       return { type: 'failed', error: err as Error }
     }
     let broken: Error | undefined
+    let taken: number | undefined
     // Watchdog: a socket that hangs without closing would hold the batch (kept alive by +WPI) and
     // its writer slot forever. Destroying the connection makes the pending query fail: the batch is
     // rolled back (nothing was committed) and retried like any other failed write.
@@ -117,6 +124,7 @@ export class CopyWriter {
       let commitNo: number
       if (meta.ackFloor === undefined) commitNo = await recordCommit(client, meta.streamKey, ranges)
       else ({ through, commitNo } = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor))
+      this.#order?.taken(taken = commitNo)
       await client.query('COMMIT')
       const alreadyCommitted: number[] = []
       if (done !== null) done.forEach((d, i) => { if (d === 1) alreadyCommitted.push(i) })
@@ -127,6 +135,7 @@ export class CopyWriter {
       await client.query('ROLLBACK').catch(() => {})
       return { type: 'failed', error: err as Error }
     } finally {
+      if (taken !== undefined) this.#order?.settled(taken)
       clearTimeout(watchdog)
       client.off('error', ignore)
       // After any failure the connection is destroyed rather than reused: it may be half-way through
