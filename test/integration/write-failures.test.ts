@@ -47,7 +47,7 @@ describe('COPY writer failure paths', () => {
       const again = batchOf('LOCK', [3, 4, 5, 6]) // 3 and 4 committed: the redo path
       const writing = writer.write(again.parsed, { streamKey: key, streamSeq: again.seqs, deadLetterFor })
       await waitFor('the ledger insert to be running', async () => (await spy.query(
-        "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO ingest_ledger%'")).rowCount === 1, 10_000, 20)
+        "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO ingest_ledger%'")).rowCount === 1, 10_000, 20)
       await spy.query('BEGIN')
       const { rows } = await spy.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got', [key])
       await spy.query('ROLLBACK')
