@@ -6,10 +6,14 @@
 -- sensor_data.live_tx through the column default below: the binary COPY does not name the column.
 -- Rows written by other tools get their own transaction's id but no live_commits row: not in the feed.
 CREATE SEQUENCE IF NOT EXISTS live_commit_seq;
+-- min_time/max_time bound the reading times of its rows (NULL: none), so a replay reads only the chunks
+-- (TimescaleDB) or block ranges (time BRIN) that can hold them: a compressed chunk has no index on live_tx.
 CREATE TABLE IF NOT EXISTS live_commits (
     commit_no BIGINT PRIMARY KEY,
     tx BIGINT NOT NULL,
-    committed_at TIMESTAMPTZ NOT NULL DEFAULT NOW()
+    committed_at TIMESTAMPTZ NOT NULL DEFAULT NOW(),
+    min_time TIMESTAMPTZ,
+    max_time TIMESTAMPTZ
 );
 CREATE INDEX IF NOT EXISTS live_commits_committed_at_idx ON live_commits (committed_at);
 -- Added without a default (no table rewrite, allowed on a compressed hypertable), then given one:

@@ -47,22 +47,33 @@ const COLUMNS = READING_FIELDS.map((f) => f === 'timestamp' ? `${isoUtc('s.time'
  */
 export async function replayChunk (db: SqlClient, from: LiveCursor, head: number, machines: readonly string[] | null, commits: number): Promise<ReplayChunk> {
   const first = from.machine === null ? from.commitNo + 1 : from.commitNo
-  const listed = await db.query<{ commit_no: string, tx: string }>(
-    'SELECT commit_no, tx FROM live_commits WHERE commit_no >= $1 AND commit_no <= $2 ORDER BY commit_no LIMIT $3', [first, head, commits])
+  const listed = await db.query<{ commit_no: string, tx: string, min_ms: number | null, max_ms: number | null }>(
+    `SELECT commit_no, tx, extract(epoch FROM min_time)::float8 * 1000 AS min_ms, extract(epoch FROM max_time)::float8 * 1000 AS max_ms
+       FROM live_commits WHERE commit_no >= $1 AND commit_no <= $2 ORDER BY commit_no LIMIT $3`, [first, head, commits])
   if (listed.rows.length === 0) return { frames: [], next: null }
+  const last = Number(listed.rows[listed.rows.length - 1]?.commit_no)
+  const next = last >= head ? null : { commitNo: last, machine: null }
   const commitOf = new Map<string, number>()
   let lo = Infinity
   let hi = -Infinity
+  let minMs = Infinity
+  let maxMs = -Infinity
   for (const r of listed.rows) {
+    if (r.min_ms === null || r.max_ms === null) continue // a transaction without rows
     commitOf.set(r.tx, Number(r.commit_no))
     lo = Math.min(lo, Number(r.tx))
     hi = Math.max(hi, Number(r.tx))
+    minMs = Math.min(minMs, r.min_ms)
+    maxMs = Math.max(maxMs, r.max_ms)
   }
-  // The range lets the BRIN index on live_tx skip everything else; the list picks the commits.
+  if (commitOf.size === 0) return { frames: [], next }
+  // The time bounds exclude chunks (a compressed one has no index on live_tx) and time block ranges;
+  // the tx range lets the BRIN index on live_tx skip the rest; the list picks the commits.
   const { rows } = await db.query<Record<string, unknown> & { live_tx: string, machine_id: string }>(
     `SELECT s.live_tx, s.machine_id, ${COLUMNS} FROM sensor_data s
-      WHERE s.live_tx BETWEEN $1 AND $2 AND s.live_tx = ANY($3::bigint[]) AND ($4::text[] IS NULL OR s.machine_id = ANY($4::text[]))
-      ORDER BY s.time`, [lo, hi, [...commitOf.keys()], machines])
+      WHERE s.time >= to_timestamp($1::float8 / 1000) - interval '1 ms' AND s.time <= to_timestamp($2::float8 / 1000) + interval '1 ms'
+        AND s.live_tx BETWEEN $3 AND $4 AND s.live_tx = ANY($5::bigint[]) AND ($6::text[] IS NULL OR s.machine_id = ANY($6::text[]))
+      ORDER BY s.time`, [minMs, maxMs, lo, hi, [...commitOf.keys()], machines])
   const byCommit = new Map<number, Map<string, string[]>>()
   for (const r of rows) {
     const commitNo = commitOf.get(r.live_tx) as number
@@ -83,6 +94,5 @@ export async function replayChunk (db: SqlClient, from: LiveCursor, head: number
       frames.push({ commitNo, machine: machines === null ? null : id, readings: perMachine.get(id) as string[] })
     }
   }
-  const last = Number(listed.rows[listed.rows.length - 1]?.commit_no)
-  return { frames, next: last >= head ? null : { commitNo: last, machine: null } }
+  return { frames, next }
 }

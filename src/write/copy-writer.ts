@@ -23,7 +23,7 @@ import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
 import type { CommitOrder } from './commit-order.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
-import { findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges } from './ledger.js'
+import { findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges, type TimeSpan } from './ledger.js'
 import { classifyPgError } from './sqlstate.js'
 
 const COPY_SQL = `COPY sensor_data (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`
@@ -122,8 +122,9 @@ export class CopyWriter {
       const ranges = toRanges(meta.streamSeq, keep)
       let through: number | undefined
       let commitNo: number
-      if (meta.ackFloor === undefined) commitNo = await recordCommit(client, meta.streamKey, ranges)
-      else ({ through, commitNo } = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor))
+      const span = timeSpan(written.rowTimeMs)
+      if (meta.ackFloor === undefined) commitNo = await recordCommit(client, meta.streamKey, ranges, span)
+      else ({ through, commitNo } = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor, span))
       this.#order?.taken(taken = commitNo)
       await client.query('COMMIT')
       const alreadyCommitted: number[] = []
@@ -172,6 +173,19 @@ async function copyRange (client: pg.PoolClient, batch: ParsedBatch, lo: number,
   const mid = lo + Math.floor((hi - lo) / 2)
   await copyRange(client, batch, lo, mid, refused)
   await copyRange(client, batch, mid, hi, refused)
+}
+
+/** Lowest and highest reading time of the rows (refused ones included: a bound, not a list); null for none. */
+function timeSpan (times: Float64Array): TimeSpan | null {
+  if (times.length === 0) return null
+  let minMs = Infinity
+  let maxMs = -Infinity
+  for (let r = 0; r < times.length; r++) {
+    const t = times[r] as number
+    if (t < minMs) minMs = t
+    if (t > maxMs) maxMs = t
+  }
+  return { minMs, maxMs }
 }
 
 function ignore (): void {}

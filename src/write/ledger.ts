@@ -79,18 +79,22 @@ export async function recordCommitted (client: SqlClient, streamKey: string, ran
     [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
 }
 
+/** Reading times (ms since the Unix epoch, µs fractions) of a transaction's rows: lowest and highest. */
+export interface TimeSpan { readonly minMs: number, readonly maxMs: number }
+
 /**
  * The live feed's commit position (sql/004_live_commits.sql), taken in the same statement as the
  * ledger INSERT, i.e. under the stream lock: commit numbers grow in commit order. `tx` ties the
- * rows this transaction COPYed (sensor_data.live_tx) to it.
+ * rows this transaction COPYed (sensor_data.live_tx) to it; $min and $max are its TimeSpan (or null).
  */
-const LIVE_COMMIT = 'c AS (INSERT INTO live_commits (commit_no, tx) VALUES (nextval(\'live_commit_seq\'), txid_current()) RETURNING commit_no)'
+const liveCommit = (min: string, max: string): string => `c AS (INSERT INTO live_commits (commit_no, tx, min_time, max_time)
+  VALUES (nextval('live_commit_seq'), txid_current(), to_timestamp(${min}::float8 / 1000), to_timestamp(${max}::float8 / 1000)) RETURNING commit_no)`
 
 /** recordCommitted for a writing transaction: also takes its live-feed commit number (returned). */
-export async function recordCommit (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>): Promise<number> {
+export async function recordCommit (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, span: TimeSpan | null): Promise<number> {
   const { rows } = await client.query<{ commit_no: string }>(
-    `WITH ${LIVE_COMMIT}, ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
-     SELECT commit_no FROM c`, [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
+    `WITH ${liveCommit('$4', '$5')}, ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
+     SELECT commit_no FROM c`, [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), span?.minMs ?? null, span?.maxMs ?? null])
   return Number(rows[0]?.commit_no)
 }
 
@@ -103,12 +107,13 @@ const FLOOR_READ_LIMIT = 1_000
  * statement's snapshot does not see its own INSERT). Called under the stream lock, so every
  * transaction that committed before this one is seen.
  */
-export async function recordCommittedReadFloor (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, after: number): Promise<{ through: number, commitNo: number }> {
+export async function recordCommittedReadFloor (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, after: number,
+  span: TimeSpan | null): Promise<{ through: number, commitNo: number }> {
   const { rows } = await client.query<{ commit_no: string, lo: string | null, hi: string | null }>(
-    `WITH ${LIVE_COMMIT}, ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
+    `WITH ${liveCommit('$5', '$6')}, ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
      SELECT c.commit_no, l.lo, l.hi FROM c LEFT JOIN LATERAL
        (SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi > $4 ORDER BY lo LIMIT ${FLOOR_READ_LIMIT}) l ON true`,
-    [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), after])
+    [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), after, span?.minMs ?? null, span?.maxMs ?? null])
   const all = rows.filter((r) => r.lo !== null).map((r) => [Number(r.lo), Number(r.hi)] as const).concat(ranges)
   all.sort((a, b) => a[0] - b[0])
   return { through: contiguousThrough(all, after), commitNo: Number(rows[0]?.commit_no) }

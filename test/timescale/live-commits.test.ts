@@ -13,6 +13,7 @@ import { migrate } from '../../src/write/migrate.js'
 import { silentLog } from '../helpers/test-env.js'
 import { openTimescalePglite, type PgliteClient } from './pglite-client.js'
 
+const T0 = Date.UTC(2025, 6, 13, 10)
 const insert = (machine: string, second: number, line: number): string =>
   `INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, active_program_line)
    VALUES (timestamptz '2025-07-13 10:00:00+00' + make_interval(secs => ${second}), '${machine}', 40.5, 1200, ${line})`
@@ -46,9 +47,10 @@ describe('live commits on TimescaleDB (PGlite)', () => {
       await db.query('BEGIN')
       // Machines out of id order inside a commit: the replay sends them in id order.
       for (const [i, m] of ['M-B', 'M-A', 'M-C'].entries()) await db.query(insert(m, k * 10 + i, k * 10 + i))
+      const span = { minMs: T0 + k * 10_000, maxMs: T0 + (k * 10 + 2) * 1_000 }
       commits.push(k === 1
-        ? (await recordCommittedReadFloor(db, 'S@1', [[k * 3 + 1, k * 3 + 3]], 0)).commitNo
-        : await recordCommit(db, 'S@1', [[k * 3 + 1, k * 3 + 3]]))
+        ? (await recordCommittedReadFloor(db, 'S@1', [[k * 3 + 1, k * 3 + 3]], 0, span)).commitNo
+        : await recordCommit(db, 'S@1', [[k * 3 + 1, k * 3 + 3]], span))
       await db.query('COMMIT')
     }
     assert.ok(commits[0] as number < (commits[1] as number) && (commits[1] as number) < (commits[2] as number), `increasing: ${commits.join(', ')}`)
@@ -73,6 +75,27 @@ describe('live commits on TimescaleDB (PGlite)', () => {
 
     await db.query("SELECT compress_chunk(c, if_not_compressed => true) FROM show_chunks('sensor_data') AS c")
     assert.deepEqual(await lines(), expected, 'the same from compressed chunks')
+
+    // The replay reads only chunks its commits' rows can be in: not the compressed history 3 days back.
+    const plans: string[] = []
+    const explaining = {
+      async query<R extends object> (text: string, params?: unknown[]) {
+        if (!text.trimStart().startsWith('SELECT s.live_tx')) return await db.query<R>(text, params)
+        const plan = await db.query<{ 'QUERY PLAN': string }>('EXPLAIN ' + text, params)
+        plans.push(plan.rows.map((r) => r['QUERY PLAN']).join('\n'))
+        return { rows: [], rowCount: 0 }
+      },
+    }
+    await replayChunk(explaining, { commitNo: commits[0] as number, machine: null }, commits[2] as number, null, 32)
+    const oldChunks = (await db.query<{ c: string }>("SELECT c::text AS c FROM show_chunks('sensor_data', older_than => timestamptz '2025-07-12') AS c")).rows.map((r) => r.c)
+    const oldCompressed = (await db.query<{ c: string }>(`SELECT compressed_chunk_name AS c FROM _timescaledb_catalog.chunk ch
+      JOIN LATERAL (SELECT table_name AS compressed_chunk_name FROM _timescaledb_catalog.chunk WHERE id = ch.compressed_chunk_id) cc ON true
+      WHERE format('%I.%I', ch.schema_name, ch.table_name) = ANY($1::text[])`, [oldChunks])).rows.map((r) => r.c)
+    assert.equal(plans.length, 1)
+    assert.ok(oldChunks.length > 0 && oldCompressed.length > 0, `old chunks ${oldChunks.join(', ')} compressed as ${oldCompressed.join(', ')}`)
+    for (const name of [...oldChunks.map((c) => c.split('.').pop() as string), ...oldCompressed]) {
+      assert.ok(!(plans[0] as string).includes(name), `${name} not read:\n${plans[0]}`)
+    }
 
     await db.query("UPDATE live_commits SET committed_at = now() - interval '2 hours' WHERE commit_no = $1", [commits[0]])
     assert.deepEqual(await resumeHead(db, commits[0] as number, 3_600), { ok: false }, 'older than the limit')
