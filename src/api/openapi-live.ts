@@ -9,7 +9,7 @@ import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 const machines = { oneOf: [{ const: '*' }, { type: 'array', items: MACHINE_ID_SCHEMA }] }
 const cursor = {
   type: 'string',
-  description: 'Opaque position in commit order (at most ~190 characters); pass it back unchanged as "since". ' +
+  description: 'Opaque position in commit order (up to 12 characters plus 4/3 of the machine id\'s UTF-8 length); pass it back unchanged as "since". ' +
     'Present only when live.max_per_machine_per_second is 0.',
 }
 
