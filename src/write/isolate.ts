@@ -12,8 +12,12 @@
  * transactions for n messages; a message is dead-lettered only when it fails alone with S.
  * A part failing any other way (the database went away meanwhile) stops the bisection: what
  * committed is reported settled, the rest stays with the caller.
+ *
+ * Each committed part is handed to `onPart` as soon as its COMMIT returned, with its own commit
+ * number (live_commits): the caller settles it and publishes it to the live feed as the
+ * transaction it is, so resume cursors stay exact across a bisection.
  */
-import type { ParsedBatch, Rejection } from '../contracts.js'
+import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { withoutMessages, type BatchMeta, type CopyWriter } from './copy-writer.js'
 import { classifyPgError, failureSignature } from './sqlstate.js'
@@ -32,7 +36,12 @@ export interface IsolateResult {
   readonly error?: Error
 }
 
-export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, meta: BatchMeta, signature: string): Promise<IsolateResult> {
+export type CommittedPart = Extract<CommitResult, { type: 'committed' }>
+
+/** A committed part: its result, and the messages it settled (1, indexed as meta.streamSeq). */
+export type OnPart = (r: CommittedPart, settled: Uint8Array) => void
+
+export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, meta: BatchMeta, signature: string, onPart: OnPart = () => {}): Promise<IsolateResult> {
   const started = performance.now()
   const count = meta.streamSeq.length
   const settled = new Uint8Array(count)
@@ -62,6 +71,7 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
       rejections.push(...r.rejections)
       alreadyCommitted.push(...r.alreadyCommitted)
       for (const i of part) settled[i] = 1
+      onPart(r, include)
       continue
     }
     const error = r.error
@@ -81,6 +91,7 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     rejections.push(...d.rejections)
     alreadyCommitted.push(...d.alreadyCommitted)
     settled[index] = 1
+    onPart(d, include)
   }
   return finish()
 }
