@@ -1,27 +1,36 @@
 /**
  * GET /api/v1/live: the WebSocket feed of committed readings, fanned out with uWS pub/sub.
  *
- *   client → {"subscribe": ["CNC-001", …]} | {"subscribe": "*"} | {"unsubscribe": [...] | "*"}
- *            {"subscribe": … , "since": "<cursor>"}           (resume: a connection's first subscribe)
- *   server → {"type":"subscribed","machines":"*" | [ids]}
+ *   client → {"subscribe": ["CNC-001", …] | "*", "exact"?: true} | {"unsubscribe": [...] | "*"}
+ *            {"subscribe": … , "since": "<cursor>"}     (resume: a connection's first subscribe; exact)
+ *   server → {"type":"subscribed","machines":"*" | [ids], "exact"?: true}
  *            {"type":"readings","cursor":"…","data":[Reading, …]}   (Reading: the shape of /machines/{id}/data;
- *                                                    cursor only with live.max_per_machine_per_second 0)
+ *                                                    cursor on exact subscriptions only)
  *            {"type":"resumed","readings":n}          (a resume's replay is over; live frames follow)
  *            {"type":"error","code":<LiveErrorCode>,"message":"…"}    (codes: errors.ts, LIVE_ERRORS)
  *
- * Topics: `m/<machine id>` per machine and `*` for everything; a "*" client holds only `*`, so it
- * never receives a reading twice. Readings are published from Pipeline.onCommitted, i.e. after
- * COMMIT and ack: never a row that could roll back. One frame per topic per committed batch.
+ * Two families of topics, one per kind of subscription (a connection is one kind for all its
+ * subscriptions; it chooses with its subscribe while it holds none, live-request.ts):
+ *   throttled  `m/<id>` and `*`    at most live.max_per_machine_per_second readings per machine, no cursor
+ *   exact      `e/<id>` and `e*`   every reading, frames with cursors (live.max_per_machine_per_second 0:
+ *                                 every subscription is exact)
+ * A family is serialized only for machines someone subscribed to in it, and the exact one only while
+ * an exact client is connected: a throttled-only deployment pays what it did before exact existed.
+ * A "*" client holds only its family's "*", so it never receives a reading twice. Readings are
+ * published from Pipeline.onCommitted, i.e. after COMMIT and ack: never a row that could roll back.
+ * One frame per topic per committed transaction.
  *
  * Bounds: live.max_clients (upgrade answers 503 beyond), live.max_subscriptions_per_client, and
  * live.max_buffered_bytes: while a socket holds more unsent bytes, uWS skips it (maxBackpressure;
  * each skipped frame counted as discarded), and once it has stayed over for SLOW_GRACE_MS the sweep
  * after a publish closes it (dropped, reason "slow"). The grace keeps a reader on a slow link that
  * just took one large frame; a client that stopped reading costs ingest one getBufferedAmount()
- * per client per publish, and nothing else.
+ * per client per publish, and nothing else. An exact client costs ingest the serialization of its
+ * machines' rows, once per transaction whatever the number of exact clients (one frame per topic),
+ * plus uWS copying each frame into its socket buffer, which the same two bounds cap.
  *
- * Resume (issue 12, unthrottled feed only): frames carry the cursor of their commit (live-cursor.ts;
- * machine frames of one commit go out in machine id order). A client that reconnects with
+ * Resume (issue 12, exact feed): frames carry the cursor of their commit (live-cursor.ts; machine
+ * frames of one commit go out in machine id order). A client that reconnects with
  * {"subscribe": …, "since": cursor} is not subscribed to any topic while its replay runs: live
  * frames meant for it are held (at most RESUME_BUFFER_FACTOR × live.max_buffered_bytes), the
  * database is asked for the newest commit number (head) and then for everything after the cursor up
@@ -37,11 +46,11 @@ import type { ParsedBatch } from '../contracts.js'
 import type { TokenCheck } from './auth.js'
 import type { HostCheck, OriginCheck } from './edge.js'
 import { LiveErrorCode } from '../errors.js'
-import { isMachineId, MACHINE_ID_MAX_LENGTH } from '../machine-id.js'
 import { ApiErrorCode, errorBody, HttpError, JSON_TYPE, statusLine } from './http.js'
 import type { SqlClient } from '../write/sql-client.js'
 import { compareIds, cursorFrame, decodeCursor, type LiveCursor } from './live-cursor.js'
 import { replayChunk, resumeHead } from './live-replay.js'
+import { parseLiveRequest, type Machines } from './live-request.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
 
@@ -71,13 +80,15 @@ interface Replay {
   overflow: boolean
 }
 
-interface Client { all: boolean, readonly machines: Set<string>, overSince: number, replay: Replay | null, closed: boolean }
+/** exact: which family of topics the connection's subscriptions are in (see the header). */
+interface Client { exact: boolean, all: boolean, readonly machines: Set<string>, overSince: number, replay: Replay | null, closed: boolean }
 type Ws = Uws.WebSocket<Client>
 
 export const LIVE_PATH = '/api/v1/live'
 /** How long a client may stay over live.max_buffered_bytes (skipped meanwhile) before it is closed. */
 export const SLOW_GRACE_MS = 1_000
 const ALL = '*'
+const EXACT_ALL = 'e*'
 const MAX_CLIENT_MESSAGE = 64 * 1024
 /** Live frames held for a resuming client: at most this many × live.max_buffered_bytes. */
 export const RESUME_BUFFER_FACTOR = 16
@@ -93,6 +104,9 @@ function answer (res: Uws.HttpResponse, err: HttpError): void {
 }
 
 export const topicOf = (id: string): string => 'm/' + id
+export const exactTopicOf = (id: string): string => 'e/' + id
+const machineTopic = (c: Client, id: string): string => c.exact ? exactTopicOf(id) : topicOf(id)
+const allTopic = (c: Client): string => c.exact ? EXACT_ALL : ALL
 
 function createLiveMetrics (registry: Registry) {
   const registers = [registry]
@@ -116,10 +130,14 @@ export class LiveFeed {
   readonly #clients = new Set<Ws>()
   /** Clients over live.max_buffered_bytes at the last sweep (usually empty). */
   readonly #slow = new Set<Ws>()
+  /** The throttled family (live.max_per_machine_per_second) and the exact one (every reading). */
   readonly #throttle: LiveThrottle
+  readonly #exact: LiveThrottle
+  /** Connections in the exact family (resuming ones included). */
+  readonly #exactClients = new Set<Ws>()
   /** Clients whose resume is under way (not subscribed to any topic meanwhile). */
   readonly #replaying = new Set<Ws>()
-  /** The commit number of the batch being emitted (unthrottled publish only). */
+  /** The commit number of the transaction being emitted (exact family only). */
   #commitNo: number | undefined
   #app: Uws.TemplatedApp | undefined
   #sweepTimer: NodeJS.Timeout | undefined
@@ -127,7 +145,9 @@ export class LiveFeed {
   constructor (opts: LiveFeedOptions) {
     this.#opts = opts
     this.#metrics = createLiveMetrics(opts.registry)
-    this.#throttle = new LiveThrottle(opts.maxPerMachinePerSecond, (rows) => this.#emit(rows), (n) => this.#metrics.coalesced.inc(n))
+    this.#throttle = new LiveThrottle(opts.maxPerMachinePerSecond, (rows) => this.#emit(rows, false), (n) => this.#metrics.coalesced.inc(n))
+    // Interval 0: emits every row of the batch synchronously inside offer(), so #commitNo is set.
+    this.#exact = new LiveThrottle(0, (rows) => this.#emit(rows, true), () => {})
   }
 
   get clients (): number { return this.#clients.size }
@@ -167,16 +187,18 @@ export class LiveFeed {
           this.#refuse(res, 'max_clients', new HttpError(ApiErrorCode.liveFeedFull, `live feed is full (live.max_clients = ${maxClients})`, { 'Retry-After': '5' }))
           return
         }
-        res.upgrade<Client>({ all: false, machines: new Set(), overSince: 0, replay: null, closed: false }, key, protocol, extensions, context)
+        res.upgrade<Client>({ exact: false, all: false, machines: new Set(), overSince: 0, replay: null, closed: false }, key, protocol, extensions, context)
       },
       open: (ws) => {
         this.#clients.add(ws)
+        if (this.#opts.maxPerMachinePerSecond === 0) this.#setExact(ws, ws.getUserData(), true)
         this.#metrics.clients.set(this.#clients.size)
       },
       message: (ws, message) => { this.#onMessage(ws, Buffer.from(message).toString('utf8')) },
       close: (ws) => {
         ws.getUserData().closed = true
         this.#replaying.delete(ws)
+        this.#exactClients.delete(ws)
         this.#clients.delete(ws)
         this.#slow.delete(ws)
         this.#metrics.clients.set(this.#clients.size)
@@ -197,23 +219,30 @@ export class LiveFeed {
   /**
    * Pipeline.onCommitted: runs on the ingest thread, so it never throws and does no work for
    * machines nobody watches (numSubscribers per distinct machine of the batch, before any parse).
-   * `commitNo`: the transaction's live_commits number (absent after a bisection: frames without cursor).
+   * Each family is looked at only while it has clients. `commitNo`: the transaction's live_commits
+   * number, the exact frames' cursor.
    */
-  publish (p: ParsedBatch, commitNo?: number): void {
+  publish (p: ParsedBatch, commitNo: number): void {
     const app = this.#app
     if (app === undefined || this.#clients.size === 0) return
     const started = performance.now()
     try {
-      const all = app.numSubscribers(ALL) > 0 || this.#replayWants((r) => r.all)
-      const wanted = new Uint8Array(p.machines.length)
-      let any = false
-      for (let m = 0; m < p.machines.length; m++) {
+      const count = p.machines.length
+      const exact = this.#exactClients.size > 0 ? new Uint8Array(count) : null
+      const plain = this.#exactClients.size < this.#clients.size ? new Uint8Array(count) : null
+      const exactAll = exact !== null && (app.numSubscribers(EXACT_ALL) > 0 || this.#replayWants((r) => r.all))
+      const plainAll = plain !== null && app.numSubscribers(ALL) > 0
+      let anyExact = false
+      let anyPlain = false
+      for (let m = 0; m < count; m++) {
         const id = p.machines[m] as string
-        if (all || app.numSubscribers(topicOf(id)) > 0 || this.#replayWants((r) => r.machines.has(id))) { wanted[m] = 1; any = true }
+        if (exact !== null && (exactAll || app.numSubscribers(exactTopicOf(id)) > 0 || this.#replayWants((r) => r.machines.has(id)))) { exact[m] = 1; anyExact = true }
+        if (plain !== null && (plainAll || app.numSubscribers(topicOf(id)) > 0)) { plain[m] = 1; anyPlain = true }
       }
-      // Unthrottled, offer() emits synchronously: #emit reads the commit number from here.
-      this.#commitNo = this.#opts.maxPerMachinePerSecond === 0 ? commitNo : undefined
-      if (any) this.#throttle.offer(p, wanted)
+      this.#commitNo = commitNo
+      if (anyExact) this.#exact.offer(p, exact as Uint8Array)
+      this.#commitNo = undefined
+      if (anyPlain) this.#throttle.offer(p, plain as Uint8Array)
     } catch (err) {
       this.#opts.log.warn({ err }, 'live feed publish failed')
     } finally {
@@ -228,6 +257,16 @@ export class LiveFeed {
     if (app === undefined || this.#clients.size === 0) return
     app.publish(topicOf(machineId), frame)
     app.publish(ALL, frame)
+    if (this.#exactClients.size === 0) return
+    app.publish(exactTopicOf(machineId), frame)
+    app.publish(EXACT_ALL, frame)
+  }
+
+  /** Puts a connection in the exact family or takes it out (it holds no subscription then). */
+  #setExact (ws: Ws, c: Client, exact: boolean): void {
+    c.exact = exact
+    if (exact) this.#exactClients.add(ws)
+    else this.#exactClients.delete(ws)
   }
 
   /** True when a resuming client will want frames matching `wants`. */
@@ -252,28 +291,29 @@ export class LiveFeed {
   }
 
   /**
-   * Publishes readings grouped by machine: one frame per machine topic, one for "*". With a commit
-   * number, frames carry cursors and machine frames go out in machine id order (live-cursor.ts).
+   * Publishes readings grouped by machine to one family: one frame per machine topic, one for "*".
+   * Exact frames carry cursors and machine frames go out in machine id order (live-cursor.ts).
    */
-  #emit (rows: MachineRows): void {
+  #emit (rows: MachineRows, exact: boolean): void {
     const app = this.#app
     if (app === undefined) return
-    const n = this.#commitNo
-    const allSubs = app.numSubscribers(ALL)
-    const allWanted = allSubs > 0 || this.#replayWants((r) => r.all)
+    const n = exact ? this.#commitNo : undefined
+    const all = exact ? EXACT_ALL : ALL
+    const allSubs = app.numSubscribers(all)
+    const allWanted = allSubs > 0 || (exact && this.#replayWants((r) => r.all))
     const everything: string[] = []
     let readings = 0
-    const ids = n === undefined ? [...rows.keys()] : [...rows.keys()].sort(compareIds)
+    const ids = exact ? [...rows.keys()].sort(compareIds) : [...rows.keys()]
     for (const id of ids) {
       const list = rows.get(id) as string[]
       readings += list.length
-      const topic = topicOf(id)
+      const topic = exact ? exactTopicOf(id) : topicOf(id)
       const subs = app.numSubscribers(topic)
-      const held = this.#replayWants((r) => r.machines.has(id))
+      const held = exact && this.#replayWants((r) => r.machines.has(id))
       if (subs > 0 || held) {
         const frame = n === undefined ? readingFrame(list) : cursorFrame({ commitNo: n, machine: id }, list)
         if (subs > 0) {
-          const skipped = this.#skipped((c) => c.machines.has(id))
+          const skipped = this.#skipped((c) => c.exact === exact && c.machines.has(id))
           app.publish(topic, frame)
           this.#metrics.sent.inc(subs - skipped)
         }
@@ -284,11 +324,11 @@ export class LiveFeed {
     if (allWanted && everything.length > 0) {
       const frame = n === undefined ? readingFrame(everything) : cursorFrame({ commitNo: n, machine: null }, everything)
       if (allSubs > 0) {
-        const skipped = this.#skipped((c) => c.all)
-        app.publish(ALL, frame)
+        const skipped = this.#skipped((c) => c.exact === exact && c.all)
+        app.publish(all, frame)
         this.#metrics.sent.inc(allSubs - skipped)
       }
-      this.#hold(n, frame, (r) => r.all)
+      if (exact) this.#hold(n, frame, (r) => r.all)
     }
     this.#metrics.readings.inc(readings)
     this.#sweep()
@@ -332,46 +372,39 @@ export class LiveFeed {
   #onMessage (ws: Ws, text: string): void {
     const c = ws.getUserData()
     const fail = (code: LiveErrorCode, message: string): void => { ws.send(JSON.stringify({ type: 'error', code, message })) }
-    let req: unknown
-    try {
-      req = JSON.parse(text)
-    } catch {
-      fail(LiveErrorCode.invalidMessage, 'not JSON; send {"subscribe": ["CNC-001"]} or {"subscribe": "*"}')
-      return
-    }
-    const body = (typeof req === 'object' && req !== null ? req : {}) as { subscribe?: unknown, unsubscribe?: unknown, since?: unknown }
-    const sub = body.subscribe
-    const unsub = body.unsubscribe
-    const isList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isMachineId)
-    if ((sub === undefined && unsub === undefined) || (sub !== undefined && sub !== ALL && !isList(sub)) ||
-      (unsub !== undefined && unsub !== ALL && !isList(unsub))) {
-      fail(LiveErrorCode.invalidMessage, `expected {"subscribe"|"unsubscribe": "*" or a list of machine ids (1–${MACHINE_ID_MAX_LENGTH} characters, no NUL)}`)
+    const req = parseLiveRequest(text)
+    if (req.type === 'invalid') {
+      fail(LiveErrorCode.invalidMessage, req.message)
       return
     }
     if (c.replay !== null) {
       fail(LiveErrorCode.invalidMessage, 'a resume is under way on this connection: wait for {"type":"resumed"}')
       return
     }
-    if (body.since !== undefined) {
-      if (sub === undefined || unsub !== undefined) {
-        fail(LiveErrorCode.invalidMessage, '"since" goes with "subscribe" only')
-        return
-      }
-      this.#startResume(ws, c, sub, body.since, fail)
+    if (req.type === 'resume') {
+      this.#startResume(ws, c, req.subscribe, req.since, fail)
+      return
+    }
+    const { subscribe: sub, unsubscribe: unsub } = req
+    const exact = req.exact === true || this.#opts.maxPerMachinePerSecond === 0
+    if (req.exact !== undefined && exact !== c.exact && unsub !== ALL && (c.all || c.machines.size > 0)) {
+      fail(LiveErrorCode.invalidMessage, `this connection's subscriptions are ${c.exact ? 'exact' : 'throttled'}, and "exact" holds for all of them: ` +
+        'send {"unsubscribe": "*"} first to change it')
       return
     }
     if (unsub === ALL) {
-      if (c.all) ws.unsubscribe(ALL)
+      if (c.all) ws.unsubscribe(allTopic(c))
       c.all = false
-      for (const id of c.machines) ws.unsubscribe(topicOf(id))
+      for (const id of c.machines) ws.unsubscribe(machineTopic(c, id))
       c.machines.clear()
     } else if (unsub !== undefined) {
-      for (const id of unsub) if (c.machines.delete(id)) ws.unsubscribe(topicOf(id))
+      for (const id of unsub) if (c.machines.delete(id)) ws.unsubscribe(machineTopic(c, id))
     }
+    if (sub !== undefined && !c.all && c.machines.size === 0) this.#setExact(ws, c, exact)
     if (sub === ALL) {
-      for (const id of c.machines) ws.unsubscribe(topicOf(id))
+      for (const id of c.machines) ws.unsubscribe(machineTopic(c, id))
       c.machines.clear()
-      if (!c.all) ws.subscribe(ALL)
+      if (!c.all) ws.subscribe(allTopic(c))
       c.all = true
     } else if (sub !== undefined && !c.all) {
       const fresh = new Set(sub.filter((id) => !c.machines.has(id)))
@@ -380,13 +413,18 @@ export class LiveFeed {
         fail(LiveErrorCode.tooManySubscriptions, `at most ${max} machines per client (live.max_subscriptions_per_client); use "*" for all`)
         return
       }
-      for (const id of fresh) { c.machines.add(id); ws.subscribe(topicOf(id)) }
+      for (const id of fresh) { c.machines.add(id); ws.subscribe(machineTopic(c, id)) }
     }
-    ws.send(JSON.stringify({ type: 'subscribed', machines: c.all ? ALL : [...c.machines].sort() }))
+    this.#subscribed(ws, c, c.all ? null : [...c.machines].sort(compareIds))
+  }
+
+  /** The answer to a subscribe, unsubscribe or resume: what the connection holds now (null: "*"). */
+  #subscribed (ws: Ws, c: Client, machines: readonly string[] | null): void {
+    ws.send(JSON.stringify({ type: 'subscribed', machines: machines ?? ALL, ...(c.exact ? { exact: true } : {}) }))
   }
 
   /** Checks a {"subscribe", "since"} message and starts its resume (see the header). */
-  #startResume (ws: Ws, c: Client, sub: '*' | string[], since: unknown, fail: (code: LiveErrorCode, message: string) => void): void {
+  #startResume (ws: Ws, c: Client, sub: Machines, since: unknown, fail: (code: LiveErrorCode, message: string) => void): void {
     const cursor = decodeCursor(since)
     if (cursor === null) {
       fail(LiveErrorCode.badCursor, '"since" must be the "cursor" of a readings frame from this feed, unchanged')
@@ -394,10 +432,9 @@ export class LiveFeed {
     }
     const o = this.#opts
     const db = o.db()
-    if (o.maxPerMachinePerSecond !== 0 || o.resumeMaxAgeS === 0 || db === undefined || c.all || c.machines.size > 0) {
-      let why = '"since" is accepted on a connection\'s first subscribe only'
-      if (o.maxPerMachinePerSecond !== 0) why = 'resume needs every reading: live.max_per_machine_per_second is not 0 on this server'
-      else if (o.resumeMaxAgeS === 0) why = 'resume is off (live.resume_max_age_s = 0)'
+    if (o.resumeMaxAgeS === 0 || db === undefined || c.all || c.machines.size > 0) {
+      let why = '"since" is accepted only while the connection holds no subscription (its first subscribe, or after {"unsubscribe": "*"})'
+      if (o.resumeMaxAgeS === 0) why = 'resume is off (live.resume_max_age_s = 0)'
       else if (db === undefined) why = 'the database is not connected yet: try again'
       fail(LiveErrorCode.resumeUnavailable, why)
       return
@@ -408,6 +445,7 @@ export class LiveFeed {
       return
     }
     const replay: Replay = { all: sub === ALL, machines: new Set(machines), held: [], bytes: 0, overflow: false }
+    this.#setExact(ws, c, true)
     c.replay = replay
     this.#replaying.add(ws)
     this.#resume(ws, c, db, cursor, replay, fail).catch((err: unknown) => {
@@ -431,7 +469,7 @@ export class LiveFeed {
       return
     }
     const list = replay.all ? null : [...replay.machines].sort(compareIds)
-    ws.send(JSON.stringify({ type: 'subscribed', machines: list ?? ALL }))
+    this.#subscribed(ws, c, list)
     let replayed = 0
     let from: LiveCursor | null = cursor
     while (from !== null) {
@@ -458,9 +496,9 @@ export class LiveFeed {
     for (const h of replay.held) if (h.commitNo === undefined || h.commitNo > head.head) ws.send(h.frame)
     if (replay.all) {
       c.all = true
-      ws.subscribe(ALL)
+      ws.subscribe(EXACT_ALL)
     } else {
-      for (const id of replay.machines) { c.machines.add(id); ws.subscribe(topicOf(id)) }
+      for (const id of replay.machines) { c.machines.add(id); ws.subscribe(exactTopicOf(id)) }
     }
     this.#metrics.resumes.inc({ outcome: 'ok' })
   }

@@ -1,8 +1,10 @@
 /**
- * Live-feed resume (issue 12) against a running service: clients that drop the connection mid-run
- * (mid-commit, too: they forget every frame after the cut) and come back with the cursor of the last
- * frame they kept receive each reading exactly once across the seam, while ingest runs at full rate;
- * bad and too-old cursors are refused with their codes.
+ * Live-feed resume (issue 12) against a running service with the default throttle: exact clients
+ * ({"exact": true}) that drop the connection mid-run (mid-commit, too: they forget every frame after
+ * the cut) and come back with the cursor of the last frame they kept receive each reading exactly
+ * once across the seam, while ingest runs at full rate and a throttled client beside them gets
+ * coalesced frames without cursors; bad and too-old cursors are refused with their codes; batches
+ * bisected after a data error keep exact cursors (each committed part is its own position).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -10,7 +12,7 @@ import { encodeCursor } from '../../src/api/live-cursor.js'
 import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
 import { startService } from '../helpers/service.js'
-import { createTestEnv, waitSettled, type TestEnv } from '../helpers/test-env.js'
+import { createTestEnv, prefill, waitSettled, type TestEnv } from '../helpers/test-env.js'
 import { WsClient, type WsMessage } from '../helpers/ws-client.js'
 
 const LIVE = '/api/v1/live'
@@ -40,7 +42,7 @@ class Resumer {
   async open (since: string | null): Promise<void> {
     this.#ws = await WsClient.connect(this.port, LIVE)
     this.#seen = 0
-    this.#ws.send(since === null ? { subscribe: this.subscribe } : { subscribe: this.subscribe, since })
+    this.#ws.send(since === null ? { subscribe: this.subscribe, exact: true } : { subscribe: this.subscribe, since })
     const a = await this.#ws.next(answer, 30_000)
     assert.equal(a.type, 'subscribed', JSON.stringify(a))
   }
@@ -59,7 +61,7 @@ class Resumer {
       const m = ws.messages[this.#seen++] as WsMessage
       assert.notEqual(m.type, 'error', JSON.stringify(m))
       if (m.type !== 'readings') continue
-      assert.equal(typeof m.cursor, 'string', 'unthrottled frames carry a cursor')
+      assert.equal(typeof m.cursor, 'string', 'exact frames carry a cursor')
       for (const r of m.data as Array<Record<string, unknown>>) {
         const k = keyOf(r)
         this.counts.set(k, (this.counts.get(k) ?? 0) + 1)
@@ -86,7 +88,8 @@ describe('live feed resume', () => {
 
   before(async () => {
     t = await createTestEnv('RESUME')
-    service = await startService(t, { CNC_INGEST_LINGER_MS: '10', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0', CNC_LIVE_MAX_CLIENTS: '8' })
+    // live.max_per_machine_per_second stays at its default (10): exactness is the client's choice.
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10', CNC_LIVE_MAX_CLIENTS: '8' })
   })
   after(async () => {
     await service?.close()
@@ -100,6 +103,9 @@ describe('live feed resume', () => {
     const some = new Resumer(service.httpPort, WATCHED, step(watchedCount))
     await all.open(null)
     await some.open(null)
+    const throttled = await WsClient.connect(service.httpPort, LIVE)
+    throttled.send({ subscribe: '*' })
+    assert.deepEqual(await throttled.next(answer), { type: 'subscribed', machines: '*' })
 
     const started = Date.now()
     const running = [
@@ -128,8 +134,17 @@ describe('live feed resume', () => {
       assert.equal(r.total, expected)
     }
     assert.ok([...some.counts.keys()].every((k) => WATCHED.includes(k.split('#')[0] as string)), 'only watched machines')
+
+    // The throttled client: latest wins, so it ends with the sentinel; coalesced, no cursors.
+    await throttled.next((m) => m.type === 'readings' && (m.data as Array<Record<string, unknown>>).some((r) => r.active_program_line === SENTINEL), 30_000)
+    const frames = throttled.messages.filter((m) => m.type === 'readings')
+    assert.ok(frames.every((m) => m.cursor === undefined), 'throttled frames carry no cursor')
+    const got = frames.reduce((n, m) => n + (m.data as unknown[]).length, 0)
+    ctx.diagnostic(`throttled "*" client: ${got + 1} readings of ${READINGS + 1}`)
+    assert.ok(got < READINGS, 'throttled: coalesced')
     all.close()
     some.close()
+    throttled.close()
   })
 
   it('refuses a malformed cursor, and one older than live.resume_max_age_s naming the REST route instead', async () => {
@@ -159,5 +174,66 @@ describe('live feed resume', () => {
     } finally {
       ws.close()
     }
+  })
+})
+
+describe('live feed resume across a bisected batch', () => {
+  let t: TestEnv
+  let service: Service
+
+  before(async () => {
+    t = await createTestEnv('RESUMEBIS')
+    service = await startService(t, { CNC_INGEST_LINGER_MS: '10', CNC_INGEST_BATCH_SIZE: '500' })
+    // A row PostgreSQL refuses outside classes 22/23: its batch fails whole, and is bisected.
+    await t.query(`CREATE FUNCTION refuse_bad () RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.machine_id = 'CNC-BAD' THEN RAISE EXCEPTION 'simulated internal error' USING ERRCODE = 'XX000'; END IF;
+        RETURN NEW;
+      END $$`)
+    await t.query('CREATE TRIGGER refuse_bad BEFORE INSERT ON sensor_data FOR EACH ROW EXECUTE FUNCTION refuse_bad()')
+  })
+  after(async () => {
+    await service?.close()
+    await t?.cleanup()
+  })
+
+  it('every committed part has its own cursor: a resume from any frame sends each stored reading once', { timeout: 120_000 }, async (ctx) => {
+    const ws = await WsClient.connect(service.httpPort, LIVE)
+    ws.send({ subscribe: '*', exact: true })
+    assert.deepEqual(await ws.next(answer), { type: 'subscribed', machines: '*', exact: true })
+    const payloads = Array.from({ length: 2_000 }, (_, n) => json(reading(MACHINES[n % 3] as string, n)))
+    for (const [at, line] of [[100, 1], [900, 2], [1_700, 3]] as const) payloads.splice(at, 0, json(reading('CNC-BAD', line)))
+    await prefill(t, payloads)
+    await waitSettled(t, 90_000)
+    t.nc.publish(`${t.stream}.metrics`, enc.encode(json(reading('RS-01', SENTINEL))))
+    await ws.next((m) => m.type === 'readings' && (m.data as Array<Record<string, unknown>>).some((r) => r.active_program_line === SENTINEL), 30_000)
+    const bisected = (await service.metrics.registry.getSingleMetric('cnc_batches_bisected_total')?.get())?.values[0]?.value ?? 0
+    assert.ok(bisected > 0, 'a batch was bisected')
+
+    const frames = ws.messages.filter((m) => m.type === 'readings')
+    assert.ok(frames.every((m) => typeof m.cursor === 'string'), 'every frame has a cursor, bisected parts too')
+    const keys = (list: WsMessage[]): string[] => list.flatMap((m) => (m.data as Array<Record<string, unknown>>).map(keyOf)).sort()
+    // The sentinel's frame was taken out above (next() consumes what it matches).
+    const stored = (await t.query<{ k: string }>("SELECT machine_id || '#' || active_program_line AS k FROM sensor_data WHERE active_program_line <> $1", [SENTINEL])).map((r) => r.k).sort()
+    assert.equal(stored.length, 2_000)
+    assert.deepEqual(keys(frames), stored, 'live: each stored reading once')
+
+    // Resume from every frame (up to 40, evenly spread): the replay is exactly what followed it.
+    const picks = frames.length <= 40 ? frames.map((_, i) => i) : Array.from({ length: 40 }, (_, k) => Math.floor(k * frames.length / 40))
+    ctx.diagnostic(`${frames.length} frames, ${bisected} bisections; resuming from ${picks.length} of them`)
+    for (const i of picks) {
+      const again = await WsClient.connect(service.httpPort, LIVE)
+      try {
+        again.send({ subscribe: '*', since: (frames[i] as WsMessage).cursor })
+        const done = await again.next((m) => m.type === 'resumed' || m.type === 'error', 30_000)
+        assert.equal(done.type, 'resumed', JSON.stringify(done))
+        const replayed = again.messages.filter((m) => m.type === 'readings')
+        const sentinel = `RS-01#${SENTINEL}`
+        assert.deepEqual(keys(replayed).filter((k) => k !== sentinel), keys(frames.slice(i + 1)), `resume from frame ${i}`)
+      } finally {
+        again.close()
+      }
+    }
+    ws.close()
   })
 })
