@@ -10,28 +10,39 @@ const machines = { oneOf: [{ const: '*' }, { type: 'array', items: MACHINE_ID_SC
 const cursor = {
   type: 'string',
   description: 'Opaque position in commit order (up to 12 characters plus 4/3 of the machine id\'s UTF-8 length); pass it back unchanged as "since". ' +
-    'Present only when live.max_per_machine_per_second is 0.',
+    'Present on exact subscriptions only.',
 }
 
 export const liveFeedDoc = {
   path: '/api/v1/live',
   description: 'GET upgrades to a WebSocket (token as for the API: Authorization: Bearer or ?token=). Readings are sent after their ' +
     'transaction committed: one frame per committed transaction and subscription, machine frames of one transaction in machine id order. ' +
-    'Resume: a reconnecting client sends {"subscribe": …, "since": <cursor of the last readings frame it kept>} as its first subscribe; ' +
+    'Two kinds of subscription, chosen per connection by a subscribe sent while it holds none: throttled (the default: at most ' +
+    'live.max_per_machine_per_second readings per machine per second, latest reading time wins, no cursor) and exact ({"exact": true}: ' +
+    'every reading, frames with cursors; every subscription is exact when live.max_per_machine_per_second is 0). ' +
+    'Resume (exact): a reconnecting client sends {"subscribe": …, "since": <cursor of the last readings frame it kept>} as its first subscribe; ' +
     'it gets everything committed after that position from the database, then {"type":"resumed"}, then the live frames, with no ' +
     'reading missed or repeated across the seam. A cursor older than live.resume_max_age_s is refused (resume_too_old): page through ' +
-    'GET /api/v1/machines/{id}/data instead. Needs live.max_per_machine_per_second 0.',
+    'GET /api/v1/machines/{id}/data instead.',
   client_messages: {
     subscribe: {
       type: 'object',
       required: ['subscribe'],
       additionalProperties: false,
-      properties: { subscribe: machines, since: cursor },
+      properties: {
+        subscribe: machines,
+        exact: { type: 'boolean', description: 'true: every reading with cursors (exact); false or absent: throttled. Chosen while the connection holds no subscription; switching later is invalid_message ({"unsubscribe": "*"} first).' },
+        since: { ...cursor, description: 'Resume from this cursor (implies exact); only while the connection holds no subscription.' },
+      },
     },
     unsubscribe: { type: 'object', required: ['unsubscribe'], additionalProperties: false, properties: { unsubscribe: machines } },
   },
   server_messages: {
-    subscribed: { type: 'object', required: ['type', 'machines'], properties: { type: { const: 'subscribed' }, machines } },
+    subscribed: {
+      type: 'object',
+      required: ['type', 'machines'],
+      properties: { type: { const: 'subscribed' }, machines, exact: { const: true, description: 'Present when the subscriptions are exact (frames carry cursors).' } },
+    },
     readings: {
       type: 'object',
       required: ['type', 'data'],

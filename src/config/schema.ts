@@ -115,9 +115,9 @@ export interface Config {
     readonly max_subscriptions_per_client: number
     /** A client with more unsent bytes than this is disconnected (close code 1008). */
     readonly max_buffered_bytes: number
-    /** Readings per machine per second sent to clients, latest wins; 0 = every reading. */
+    /** Readings per machine per second sent to throttled subscriptions, latest wins; 0 = every subscription exact. */
     readonly max_per_machine_per_second: number
-    /** Oldest cursor a client may resume from ({"since"}), in seconds; 0 = no resume. Needs max_per_machine_per_second 0. */
+    /** Oldest cursor a client may resume from ({"since"}, an exact subscription), in seconds; 0 = no resume. */
     readonly resume_max_age_s: number
   }
   /** Fleet overview and machine-state utilization. */
