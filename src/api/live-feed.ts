@@ -29,17 +29,10 @@
  * machines' rows, once per transaction whatever the number of exact clients (one frame per topic),
  * plus uWS copying each frame into its socket buffer, which the same two bounds cap.
  *
- * Resume (issue 12, exact feed): frames carry the cursor of their commit (live-cursor.ts; machine
- * frames of one commit go out in machine id order). A client that reconnects with
- * {"subscribe": …, "since": cursor} is not subscribed to any topic while its replay runs: live
- * frames meant for it are held (at most RESUME_BUFFER_FACTOR × live.max_buffered_bytes), the
- * database is asked for the newest commit number (head) and then for everything after the cursor up
- * to head (live-replay.ts), in chunks that wait for the socket to drain. Then the held frames of
- * commits after head are sent, and the topics subscribed, in one synchronous step: no commit is
- * missed (one ≤ head is in the database, one > head committed after the client was registered, so
- * it was held) and none is sent twice (held frames ≤ head are dropped).
+ * Resume (issue 12, exact subscriptions): frames carry the cursor of their commit (live-cursor.ts;
+ * machine frames of one commit go out in machine id order); {"subscribe": …, "since": cursor}
+ * replays from the database, then joins the live frames with no gap or duplicate (live-resume.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { ParsedBatch } from '../contracts.js'
@@ -48,9 +41,9 @@ import type { HostCheck, OriginCheck } from './edge.js'
 import { LiveErrorCode } from '../errors.js'
 import { ApiErrorCode, errorBody, HttpError, JSON_TYPE, statusLine } from './http.js'
 import type { SqlClient } from '../write/sql-client.js'
-import { compareIds, cursorFrame, decodeCursor, type LiveCursor } from './live-cursor.js'
-import { replayChunk, resumeHead } from './live-replay.js'
+import { compareIds, cursorFrame, decodeCursor } from './live-cursor.js'
 import { parseLiveRequest, type Machines } from './live-request.js'
+import { LiveResumes } from './live-resume.js'
 import { LiveThrottle, readingFrame, type MachineRows } from './live-throttle.js'
 import type { Uws } from './uws.js'
 
@@ -71,17 +64,8 @@ export interface LiveFeedOptions {
 /** Edge checks of the upgrade request (edge.ts): Host while no token is set (null = off), and Origin. */
 export interface LiveEdge { readonly hosts: HostCheck | null, readonly origins: OriginCheck }
 
-/** A resume under way: the subscription it will make, and the live frames held for it meanwhile. */
-interface Replay {
-  readonly all: boolean
-  readonly machines: ReadonlySet<string>
-  readonly held: Array<{ readonly commitNo: number | undefined, readonly frame: string }>
-  bytes: number
-  overflow: boolean
-}
-
 /** exact: which family of topics the connection's subscriptions are in (see the header). */
-interface Client { exact: boolean, all: boolean, readonly machines: Set<string>, overSince: number, replay: Replay | null, closed: boolean }
+interface Client { exact: boolean, all: boolean, readonly machines: Set<string>, overSince: number, closed: boolean }
 type Ws = Uws.WebSocket<Client>
 
 export const LIVE_PATH = '/api/v1/live'
@@ -90,10 +74,6 @@ export const SLOW_GRACE_MS = 1_000
 const ALL = '*'
 const EXACT_ALL = 'e*'
 const MAX_CLIENT_MESSAGE = 64 * 1024
-/** Live frames held for a resuming client: at most this many × live.max_buffered_bytes. */
-export const RESUME_BUFFER_FACTOR = 16
-/** Commits read per replay query. */
-const REPLAY_COMMITS = 32
 /** An upgrade refused with a catalogued error (same body as every HTTP error, http.ts). */
 function answer (res: Uws.HttpResponse, err: HttpError): void {
   res.cork(() => {
@@ -136,7 +116,7 @@ export class LiveFeed {
   /** Connections in the exact family (resuming ones included). */
   readonly #exactClients = new Set<Ws>()
   /** Clients whose resume is under way (not subscribed to any topic meanwhile). */
-  readonly #replaying = new Set<Ws>()
+  readonly #resumes: LiveResumes<Ws>
   /** The commit number of the transaction being emitted (exact family only). */
   #commitNo: number | undefined
   #app: Uws.TemplatedApp | undefined
@@ -145,6 +125,8 @@ export class LiveFeed {
   constructor (opts: LiveFeedOptions) {
     this.#opts = opts
     this.#metrics = createLiveMetrics(opts.registry)
+    const { maxBufferedBytes, resumeMaxAgeS, log } = opts
+    this.#resumes = new LiveResumes({ maxBufferedBytes, resumeMaxAgeS, log, resumes: this.#metrics.resumes, replayed: this.#metrics.replayed })
     this.#throttle = new LiveThrottle(opts.maxPerMachinePerSecond, (rows) => this.#emit(rows, false), (n) => this.#metrics.coalesced.inc(n))
     // Interval 0: emits every row of the batch synchronously inside offer(), so #commitNo is set.
     this.#exact = new LiveThrottle(0, (rows) => this.#emit(rows, true), () => {})
@@ -187,7 +169,7 @@ export class LiveFeed {
           this.#refuse(res, 'max_clients', new HttpError(ApiErrorCode.liveFeedFull, `live feed is full (live.max_clients = ${maxClients})`, { 'Retry-After': '5' }))
           return
         }
-        res.upgrade<Client>({ exact: false, all: false, machines: new Set(), overSince: 0, replay: null, closed: false }, key, protocol, extensions, context)
+        res.upgrade<Client>({ exact: false, all: false, machines: new Set(), overSince: 0, closed: false }, key, protocol, extensions, context)
       },
       open: (ws) => {
         this.#clients.add(ws)
@@ -197,7 +179,7 @@ export class LiveFeed {
       message: (ws, message) => { this.#onMessage(ws, Buffer.from(message).toString('utf8')) },
       close: (ws) => {
         ws.getUserData().closed = true
-        this.#replaying.delete(ws)
+        this.#resumes.drop(ws)
         this.#exactClients.delete(ws)
         this.#clients.delete(ws)
         this.#slow.delete(ws)
@@ -230,13 +212,13 @@ export class LiveFeed {
       const count = p.machines.length
       const exact = this.#exactClients.size > 0 ? new Uint8Array(count) : null
       const plain = this.#exactClients.size < this.#clients.size ? new Uint8Array(count) : null
-      const exactAll = exact !== null && (app.numSubscribers(EXACT_ALL) > 0 || this.#replayWants((r) => r.all))
+      const exactAll = exact !== null && (app.numSubscribers(EXACT_ALL) > 0 || this.#resumes.wants((r) => r.all))
       const plainAll = plain !== null && app.numSubscribers(ALL) > 0
       let anyExact = false
       let anyPlain = false
       for (let m = 0; m < count; m++) {
         const id = p.machines[m] as string
-        if (exact !== null && (exactAll || app.numSubscribers(exactTopicOf(id)) > 0 || this.#replayWants((r) => r.machines.has(id)))) { exact[m] = 1; anyExact = true }
+        if (exact !== null && (exactAll || app.numSubscribers(exactTopicOf(id)) > 0 || this.#resumes.wants((r) => r.machines.has(id)))) { exact[m] = 1; anyExact = true }
         if (plain !== null && (plainAll || app.numSubscribers(topicOf(id)) > 0)) { plain[m] = 1; anyPlain = true }
       }
       this.#commitNo = commitNo
@@ -269,27 +251,6 @@ export class LiveFeed {
     else this.#exactClients.delete(ws)
   }
 
-  /** True when a resuming client will want frames matching `wants`. */
-  #replayWants (wants: (r: Replay) => boolean): boolean {
-    if (this.#replaying.size === 0) return false
-    for (const ws of this.#replaying) {
-      const r = ws.getUserData().replay
-      if (r !== null && wants(r)) return true
-    }
-    return false
-  }
-
-  /** Holds a frame for every resuming client that `wants` it (see the header). */
-  #hold (commitNo: number | undefined, frame: string, wants: (r: Replay) => boolean): void {
-    const limit = RESUME_BUFFER_FACTOR * this.#opts.maxBufferedBytes
-    for (const ws of this.#replaying) {
-      const r = ws.getUserData().replay
-      if (r === null || r.overflow || !wants(r)) continue
-      r.bytes += frame.length
-      if (r.bytes > limit) { r.overflow = true; r.held.length = 0 } else r.held.push({ commitNo, frame })
-    }
-  }
-
   /**
    * Publishes readings grouped by machine to one family: one frame per machine topic, one for "*".
    * Exact frames carry cursors and machine frames go out in machine id order (live-cursor.ts).
@@ -300,7 +261,7 @@ export class LiveFeed {
     const n = exact ? this.#commitNo : undefined
     const all = exact ? EXACT_ALL : ALL
     const allSubs = app.numSubscribers(all)
-    const allWanted = allSubs > 0 || (exact && this.#replayWants((r) => r.all))
+    const allWanted = allSubs > 0 || (exact && this.#resumes.wants((r) => r.all))
     const everything: string[] = []
     let readings = 0
     const ids = exact ? [...rows.keys()].sort(compareIds) : [...rows.keys()]
@@ -309,7 +270,7 @@ export class LiveFeed {
       readings += list.length
       const topic = exact ? exactTopicOf(id) : topicOf(id)
       const subs = app.numSubscribers(topic)
-      const held = exact && this.#replayWants((r) => r.machines.has(id))
+      const held = exact && this.#resumes.wants((r) => r.machines.has(id))
       if (subs > 0 || held) {
         const frame = n === undefined ? readingFrame(list) : cursorFrame({ commitNo: n, machine: id }, list)
         if (subs > 0) {
@@ -317,7 +278,7 @@ export class LiveFeed {
           app.publish(topic, frame)
           this.#metrics.sent.inc(subs - skipped)
         }
-        if (held) this.#hold(n, frame, (r) => r.machines.has(id))
+        if (held) this.#resumes.hold(n, frame, (r) => r.machines.has(id))
       }
       if (allWanted) for (const r of list) everything.push(r)
     }
@@ -328,7 +289,7 @@ export class LiveFeed {
         app.publish(all, frame)
         this.#metrics.sent.inc(allSubs - skipped)
       }
-      if (exact) this.#hold(n, frame, (r) => r.all)
+      if (exact) this.#resumes.hold(n, frame, (r) => r.all)
     }
     this.#metrics.readings.inc(readings)
     this.#sweep()
@@ -377,7 +338,7 @@ export class LiveFeed {
       fail(LiveErrorCode.invalidMessage, req.message)
       return
     }
-    if (c.replay !== null) {
+    if (this.#resumes.has(ws)) {
       fail(LiveErrorCode.invalidMessage, 'a resume is under way on this connection: wait for {"type":"resumed"}')
       return
     }
@@ -444,63 +405,20 @@ export class LiveFeed {
       fail(LiveErrorCode.tooManySubscriptions, `at most ${o.maxSubscriptionsPerClient} machines per client (live.max_subscriptions_per_client); use "*" for all`)
       return
     }
-    const replay: Replay = { all: sub === ALL, machines: new Set(machines), held: [], bytes: 0, overflow: false }
     this.#setExact(ws, c, true)
-    c.replay = replay
-    this.#replaying.add(ws)
-    this.#resume(ws, c, db, cursor, replay, fail).catch((err: unknown) => {
-      this.#metrics.resumes.inc({ outcome: 'failed' })
-      o.log.warn({ err: (err as Error).message }, 'live-feed resume failed')
-      if (!c.closed) fail(LiveErrorCode.resumeUnavailable, 'the database could not be read for the resume: try again')
-    }).finally(() => {
-      c.replay = null
-      this.#replaying.delete(ws)
+    this.#resumes.start(ws, db, cursor, { all: sub === ALL, machines }, {
+      closed: () => c.closed,
+      fail,
+      subscribed: (list) => { this.#subscribed(ws, c, list) },
+      join: () => {
+        if (sub === ALL) {
+          c.all = true
+          ws.subscribe(EXACT_ALL)
+        } else {
+          for (const id of machines) { c.machines.add(id); ws.subscribe(exactTopicOf(id)) }
+        }
+      },
     })
-  }
-
-  async #resume (ws: Ws, c: Client, db: SqlClient, cursor: LiveCursor, replay: Replay, fail: (code: LiveErrorCode, message: string) => void): Promise<void> {
-    const maxAge = this.#opts.resumeMaxAgeS
-    const head = await resumeHead(db, cursor.commitNo, maxAge)
-    if (c.closed) return
-    if (!head.ok) {
-      this.#metrics.resumes.inc({ outcome: 'too_old' })
-      fail(LiveErrorCode.resumeTooOld, `this cursor is older than live.resume_max_age_s (${maxAge} s) or unknown to this database: ` +
-        'page through GET /api/v1/machines/{id}/data (start_time = your last reading\'s timestamp) instead, then subscribe without "since"')
-      return
-    }
-    const list = replay.all ? null : [...replay.machines].sort(compareIds)
-    this.#subscribed(ws, c, list)
-    let replayed = 0
-    let from: LiveCursor | null = cursor
-    while (from !== null) {
-      const chunk = await replayChunk(db, from, head.head, list, REPLAY_COMMITS)
-      if (c.closed) return
-      for (const f of chunk.frames) {
-        ws.send(cursorFrame({ commitNo: f.commitNo, machine: f.machine }, f.readings))
-        replayed += f.readings.length
-      }
-      this.#metrics.replayed.inc(chunk.frames.reduce((n, f) => n + f.readings.length, 0))
-      from = chunk.next
-      // Backpressure: the next chunk waits until the client has taken most of this one.
-      while (!c.closed && !replay.overflow && ws.getBufferedAmount() > this.#opts.maxBufferedBytes / 2) await sleep(5)
-      if (c.closed) return
-      if (replay.overflow) {
-        this.#metrics.resumes.inc({ outcome: 'overflow' })
-        fail(LiveErrorCode.resumeOverflow, `live readings for this client passed ${RESUME_BUFFER_FACTOR} × live.max_buffered_bytes while it caught up: resume again from your last cursor`)
-        ws.end(1008, 'resume overflow')
-        return
-      }
-    }
-    // The seam, in one synchronous step: held frames after head, then the topics.
-    ws.send(JSON.stringify({ type: 'resumed', readings: replayed }))
-    for (const h of replay.held) if (h.commitNo === undefined || h.commitNo > head.head) ws.send(h.frame)
-    if (replay.all) {
-      c.all = true
-      ws.subscribe(EXACT_ALL)
-    } else {
-      for (const id of replay.machines) { c.machines.add(id); ws.subscribe(exactTopicOf(id)) }
-    }
-    this.#metrics.resumes.inc({ outcome: 'ok' })
   }
 
   /** Closes every client (shutdown). */
