@@ -316,7 +316,9 @@ export class LiveFeed {
         c.overSince = now
         this.#slow.add(ws)
       } else if (now - c.overSince >= SLOW_GRACE_MS) {
+        // Out of both sets at once: the family checks in publish() compare their sizes.
         this.#clients.delete(ws)
+        this.#exactClients.delete(ws)
         this.#slow.delete(ws)
         this.#metrics.dropped.inc({ reason: 'slow' })
         ws.close()
@@ -427,6 +429,7 @@ export class LiveFeed {
     this.#throttle.close()
     for (const ws of [...this.#clients]) ws.end(1001, 'server shutting down')
     this.#clients.clear()
+    this.#exactClients.clear()
     this.#slow.clear()
     this.#metrics.clients.set(0)
   }
