@@ -151,6 +151,26 @@ describe('Pipeline', () => {
     assert.equal(await r.p.close(1_000), true)
   })
 
+  it('settles and publishes each committed part of a bisected batch as its own transaction', async () => {
+    const published: Array<{ rows: number[], commitNo: number }> = []
+    const r = rig({
+      probeWrite: async () => {},
+      maxWriteAttempts: 1,
+      onCommitted: (p, commitNo) => { published.push({ rows: [...p.rowMessage], commitNo }) },
+    })
+    const bad = 5
+    // Message 5 fails any transaction it is in (XX000: not a row class, the probe decides).
+    r.write = async (part) => part.rowMessage.includes(bad)
+      ? { type: 'failed', error: Object.assign(new Error('simulated internal error'), { code: 'XX000' }) }
+      : { ...committed(part), rejections: part.rejections }
+    r.p.accept(ingestBatch(8))
+    await until('7 acks and a term', () => sent(r.nc, '+ACK').length === 7 && sent(r.nc, '+TERM').length === 1)
+    assert.ok(published.length > 1, 'more than one part')
+    assert.ok(published.every((x, i) => i === 0 || x.commitNo > (published[i - 1] as { commitNo: number }).commitNo), 'each part with its own, ascending, commit number')
+    assert.deepEqual(published.flatMap((x) => x.rows).sort(), [0, 1, 2, 3, 4, 6, 7], 'each stored row published once')
+    assert.equal(await r.p.close(1_000), true)
+  })
+
   it('fails only its batch on an unexpected exception: nak\'d, the next batch commits', async () => {
     let throws = 1
     const r = rig({ streamKey: () => { if (throws-- > 0) throw new TypeError('simulated bug'); return 'S@1' } })
