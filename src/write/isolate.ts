@@ -22,6 +22,7 @@ import { RejectCode } from '../errors.js'
 import { withoutMessages, type BatchMeta, type CopyWriter } from './copy-writer.js'
 import { classifyPgError, failureSignature } from './sqlstate.js'
 
+/** The bisection's summary (for its log line and tests); each committed part went to onPart already. */
 export interface IsolateResult {
   /** 1 = message settled (row, dead letter or ledger match) by a transaction that committed here. */
   readonly settled: Uint8Array
@@ -30,8 +31,6 @@ export interface IsolateResult {
   readonly alreadyCommitted: number[]
   readonly transactions: number
   readonly durationMs: number
-  /** The highest ledger floor a committed part saw (with BatchMeta.ackFloor). */
-  readonly through?: number
   /** Set when a part failed another way: its messages and the untried ones are not settled. */
   readonly error?: Error
 }
@@ -49,13 +48,11 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
   const alreadyCommitted: number[] = []
   let rows = 0
   let transactions = 0
-  let through: number | undefined
   const first: number[] = []
   for (let i = 0; i < count; i++) if (meta.include === undefined || meta.include[i] === 1) first.push(i)
   const stack = [first]
   const finish = (error?: Error): IsolateResult =>
-    ({ settled, rows, rejections, alreadyCommitted, transactions, durationMs: performance.now() - started, ...(error === undefined ? {} : { error }), ...(through === undefined ? {} : { through }) })
-  const saw = (t: number | undefined): void => { if (t !== undefined && (through === undefined || t > through)) through = t }
+    ({ settled, rows, rejections, alreadyCommitted, transactions, durationMs: performance.now() - started, ...(error === undefined ? {} : { error }) })
 
   while (stack.length > 0) {
     const part = stack.pop() as number[]
@@ -67,7 +64,6 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     transactions++
     if (r.type === 'committed') {
       rows += r.rows
-      saw(r.through)
       rejections.push(...r.rejections)
       alreadyCommitted.push(...r.alreadyCommitted)
       for (const i of part) settled[i] = 1
@@ -87,7 +83,6 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     const d = await writer.write(letter, { ...meta, include })
     transactions++
     if (d.type !== 'committed') return finish(d.error)
-    saw(d.through)
     rejections.push(...d.rejections)
     alreadyCommitted.push(...d.alreadyCommitted)
     settled[index] = 1
