@@ -2,7 +2,7 @@
  * GET /api/v1/live: the WebSocket feed of committed readings, fanned out with uWS pub/sub.
  *
  *   client → {"subscribe": ["CNC-001", …] | "*", "exact"?: true} | {"unsubscribe": [...] | "*"}
- *            {"subscribe": … , "since": "<cursor>"}     (resume: a connection's first subscribe; exact)
+ *            {"subscribe": … , "since": "<cursor>"}     (resume, exact: while the connection holds no subscription)
  *   server → {"type":"subscribed","machines":"*" | [ids], "exact"?: true}
  *            {"type":"readings","cursor":"…","data":[Reading, …]}   (Reading: the shape of /machines/{id}/data;
  *                                                    cursor on exact subscriptions only)
@@ -51,7 +51,7 @@ export interface LiveFeedOptions {
   readonly maxClients: number
   readonly maxSubscriptionsPerClient: number
   readonly maxBufferedBytes: number
-  /** 0 = every reading; otherwise at most this many per machine per second, latest wins. */
+  /** Throttled subscriptions: at most this many readings per machine per second, latest wins; 0 = every subscription exact. */
   readonly maxPerMachinePerSecond: number
   /** Oldest cursor accepted in "since" (seconds); 0 = no resume. */
   readonly resumeMaxAgeS: number
