@@ -75,5 +75,7 @@ export type CommitResult =
     readonly durationMs: number
     /** With BatchMeta.ackFloor: the ledger's contiguous floor as this transaction saw it (ack/ack-floor.ts). */
     readonly through?: number
+    /** The live feed's commit number of this transaction (live_commits, commit order). */
+    readonly commitNo: number
   }
   | { readonly type: 'failed', readonly error: Error }

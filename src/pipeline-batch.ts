@@ -35,13 +35,15 @@ export function writeInput (held: Held, parsed: ParsedBatch, streamKey: string, 
   return { part: settled === undefined ? parsed : withoutMessages(parsed, settled), meta, include }
 }
 
-/** The committed part of a CommitResult (whole batch or a bisected part). */
+/** The committed part of a CommitResult (whole batch or a bisected part: one transaction). */
 export interface Committed {
   readonly rows: number
   readonly rejections: readonly Rejection[]
   readonly alreadyCommitted: readonly number[]
   readonly durationMs: number
   readonly through?: number
+  /** The transaction's live_commits number (the live feed's position). */
+  readonly commitNo: number
 }
 
 /**

@@ -45,7 +45,7 @@ export interface PipelineOptions {
    * Called after a batch committed and was acked, with the rows it added (the live feed).
    * Row r's JSON text is parsed.bytes[rowSpan[2r] .. rowSpan[2r + 1]).
    */
-  readonly onCommitted?: (parsed: ParsedBatch) => void
+  readonly onCommitted?: (parsed: ParsedBatch, commitNo: number) => void
   /** A write that is rolled back; resolves when the database takes writes (database.probeWrite). */
   readonly probeWrite: () => Promise<void>
   /** Cap of the jittered retry backoff (first retry after 250 ms, doubling). */
@@ -195,9 +195,9 @@ export class Pipeline implements Admission {
     const { part, meta, include } = writeInput(held, parsed, this.#opts.streamKey(), this.#settler.ackFloor)
     if (held.isolate !== undefined) {
       this.#metrics.bisected.inc()
-      const r = await writeIsolating(this.#writer, part, meta, held.isolate)
+      // Each committed part is settled (and published) as its own transaction.
+      const r = await writeIsolating(this.#writer, part, meta, held.isolate, (c, only) => this.#settle(held, parsed, c, only))
       this.#log.warn({ signature: held.isolate, messages: batch.replies.length, transactions: r.transactions, deadLettered: r.rejections.length, failed: r.error?.message }, 'batch bisected')
-      if (r.settled.some((v) => v === 1)) this.#settle(held, parsed, r, r.settled)
       return r.error === undefined ? 'done' : await this.#failed(held, r.error)
     }
     const result = await this.#writer.write(part, meta)
@@ -256,7 +256,7 @@ export class Pipeline implements Admission {
     const added = observeCommit(this.#metrics, parsed, batch.replies.length, r, only, now)
     if (this.#opts.onCommitted !== undefined && r.rows > 0) {
       try {
-        this.#opts.onCommitted(added)
+        this.#opts.onCommitted(added, r.commitNo)
       } catch (err) {
         this.#log.warn({ err }, 'committed-batch listener failed')
       }

@@ -35,6 +35,7 @@ import { natsRetryable, pgRetryable, waitForDependency } from './startup-retry.j
 import { CopyWriter } from './write/copy-writer.js'
 import { createPool, ensureDatabase, probeWrite, redactUrl } from './write/database.js'
 import { detectFeatures, type DbFeatures } from './write/db-features.js'
+import { CommitOrder } from './write/commit-order.js'
 import { committedThrough, recordCommitted } from './write/ledger.js'
 import { LedgerPruning } from './write/ledger-pruning.js'
 import { migrate } from './write/migrate.js'
@@ -74,6 +75,8 @@ export class Service {
   #ackFloor: AckFloor | undefined
   #alarms: AlarmEvaluator | undefined
   #alarmPool: pg.Pool | undefined
+  /** Live-feed resumes read the primary: the API's pool, or its own when database.api_url is a replica. */
+  #resumePool: pg.Pool | undefined
   #leaderWatch: LeaderWatch | undefined
   #replicaLag: ReplicaLag | undefined
 
@@ -121,6 +124,8 @@ export class Service {
       maxSubscriptionsPerClient: cfg.live.max_subscriptions_per_client,
       maxBufferedBytes: cfg.live.max_buffered_bytes,
       maxPerMachinePerSecond: cfg.live.max_per_machine_per_second,
+      resumeMaxAgeS: cfg.live.resume_max_age_s,
+      db: () => this.#features === undefined ? undefined : this.#resumePool,
       registry: this.metrics.registry,
       log: log.child({ stage: 'live' }),
     })
@@ -175,6 +180,9 @@ export class Service {
       ...positive('idleInTransactionTimeoutMs', cfg.database.ingest_idle_in_transaction_timeout_ms),
     }, dbLog)
     this.#apiPool = createPool(cfg.database.api_url || cfg.database.url, { max: cfg.database.api_pool_size, applicationName: 'cnc-monitor-api', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'api' }))
+    this.#resumePool = cfg.database.api_url === ''
+      ? this.#apiPool
+      : createPool(cfg.database.url, { max: 2, applicationName: 'cnc-monitor-live', statementTimeoutMs: cfg.database.statement_timeout_ms }, log.child({ stage: 'live' }))
     this.#replicaLag = new ReplicaLag(this.#apiPool, REPLICA_LAG_EVERY_MS, log.child({ stage: 'api' }))
     this.#replicaLag.start()
     const client = await this.#ingestPool.connect()
@@ -232,7 +240,9 @@ export class Service {
       settledThrough,
       log: ingestLog,
     })
-    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms), settler, this.metrics, log.child({ stage: 'pipeline' }), {
+    // Live frames go out in commit-number order, whatever order the COMMIT answers arrive in (resume cursors).
+    const commitOrder = new CommitOrder()
+    this.#pipeline = new Pipeline(this.#parser, new CopyWriter(ingestPool, cfg.database.ingest_pool_size, cfg.ingest.write_timeout_ms, commitOrder), settler, this.metrics, log.child({ stage: 'pipeline' }), {
       maxInFlight: cfg.ingest.max_in_flight,
       ackWaitMs: cfg.nats.backoff_ms[0] ?? cfg.nats.ack_wait_ms,
       nakDelayMs: cfg.nats.nak_delay_ms,
@@ -243,7 +253,10 @@ export class Service {
       probeWrite: () => probeWrite(cfg.database.url),
       retryMaxBackoffMs: cfg.ingest.retry_max_backoff_ms,
       maxWriteAttempts: cfg.ingest.max_write_attempts,
-      onCommitted: (p) => { liveFeed.publish(p); this.#alarms?.committed(p) },
+      onCommitted: (p, commitNo) => {
+        commitOrder.inOrder(commitNo, () => liveFeed.publish(p, commitNo))
+        this.#alarms?.committed(p)
+      },
     })
     // Issue 12: alarm rules evaluated on committed readings, with their own connection.
     if (cfg.alarms.rules.length > 0) {
@@ -292,6 +305,7 @@ export class Service {
       streamKey: () => identity.key,
       streamProblem: () => identity.problem,
       ackFloor: async () => (await jsm.consumers.info(cfg.nats.stream, cfg.nats.consumer)).ack_floor.stream_seq,
+      liveCommitsMaxAgeS: cfg.live.resume_max_age_s,
       log: log.child({ stage: 'write' }),
     })
     this.#ledgerPruning.start()
@@ -329,6 +343,7 @@ export class Service {
     await this.#ingestPool?.end().catch(() => {})
     await this.#apiPool?.end().catch(() => {})
     await this.#alarmPool?.end().catch(() => {})
+    if (this.#resumePool !== this.#apiPool) await this.#resumePool?.end().catch(() => {})
     this.#readinessCheck.close()
     this.#state = 'closed'
     log.info({ drained }, drained ? 'stopped cleanly' : 'stopped with work left to JetStream redelivery')

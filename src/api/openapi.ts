@@ -11,6 +11,7 @@ import { DEFAULT_FLEET_LIMIT, MAX_FLEET_LIMIT } from './fleet.js'
 import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rejected.js'
 import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
+import { liveFeedDoc } from './openapi-live.js'
 import { commonErrors, errorResponse, errorSchema, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
 
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
@@ -91,9 +92,10 @@ export const openApiDocument = withHead({
       'Unknown paths answer 404 and known paths with another method 405 with an Allow header. ' +
       'HEAD answers on every GET operation with the headers GET would send (Content-Length included) and no body. ' +
             'Without http.auth_token, /api/* and /metrics answer 403 host_not_allowed unless Host is a loopback name, http.host or in http.allowed_hosts (DNS rebinding). ' +
-      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation; protocol in the README, "Live feed"); ' +
+      'GET /api/v1/live upgrades to the WebSocket live feed (not an HTTP operation: its messages are in x-live-feed; the README, "Live feed", has examples); ' +
       'an upgrade whose Origin is neither the same origin nor in http.allowed_origins answers 403 origin_not_allowed.',
   },
+  'x-live-feed': liveFeedDoc,
   components: {
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     schemas: {

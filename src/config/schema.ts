@@ -204,8 +204,10 @@ export const configSchema = {
         max_subscriptions_per_client: int(1, 100_000, 1_000),
         /** A client with more unsent bytes than this is disconnected (close code 1008). */
         max_buffered_bytes: int(1_024, 1_073_741_824, 1_048_576),
-        /** Readings per machine per second sent to clients, latest wins; 0 = every reading. */
+        /** Readings per machine per second sent to throttled subscriptions, latest wins; 0 = every subscription exact. */
         max_per_machine_per_second: int(0, 1_000, 10),
+        /** Oldest cursor a client may resume from ({"since"}, an exact subscription), in seconds; 0 = no resume. */
+        resume_max_age_s: int(0, 7 * 86_400, 3_600),
       },
     },
     /** Fleet overview and machine-state utilization. */

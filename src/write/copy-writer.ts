@@ -2,7 +2,7 @@
  * Writes one parsed batch (or the part of it marked in `meta.include`) in one transaction:
  *
  *   BEGIN · COPY sensor_data FROM STDIN (BINARY) · lock stream · ledger overlap? · INSERT rejected_messages
- *         · INSERT ledger ranges · COMMIT
+ *         · INSERT ledger ranges + live commit number (one statement) · COMMIT
  *
  * COPY refused for a data reason (SQLSTATE 22/23) → roll back to a savepoint around that COPY and
  * bisect the rows until each refused row stands alone; those become dead letters, the rest commit.
@@ -21,8 +21,9 @@ import { from as copyFrom } from 'pg-copy-streams'
 import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
+import type { CommitOrder } from './commit-order.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
-import { findCommitted, lockStream, recordCommitted, recordCommittedReadFloor, toRanges } from './ledger.js'
+import { findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges, type TimeSpan } from './ledger.js'
 import { classifyPgError } from './sqlstate.js'
 
 const COPY_SQL = `COPY sensor_data (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`
@@ -57,12 +58,17 @@ export class CopyWriter {
   readonly #waiting: Array<() => void> = []
 
   readonly #timeoutMs: number
+  readonly #order: CommitOrder | undefined
 
-  /** `timeoutMs`: a write still unfinished after this long has its connection destroyed (see write()). */
-  constructor (pool: pg.Pool, slots: number, timeoutMs = 120_000) {
+  /**
+   * `timeoutMs`: a write still unfinished after this long has its connection destroyed (see write()).
+   * `order`: told of each live-feed commit number between the ledger statement and the COMMIT's answer.
+   */
+  constructor (pool: pg.Pool, slots: number, timeoutMs = 120_000, order?: CommitOrder) {
     this.#pool = pool
     this.#free = slots
     this.#timeoutMs = timeoutMs
+    this.#order = order
   }
 
   async write (batch: ParsedBatch, meta: BatchMeta): Promise<CommitResult> {
@@ -86,6 +92,7 @@ export class CopyWriter {
       return { type: 'failed', error: err as Error }
     }
     let broken: Error | undefined
+    let taken: number | undefined
     // Watchdog: a socket that hangs without closing would hold the batch (kept alive by +WPI) and
     // its writer slot forever. Destroying the connection makes the pending query fail: the batch is
     // rolled back (nothing was committed) and retried like any other failed write.
@@ -114,18 +121,22 @@ export class CopyWriter {
       const keep = done === null ? meta.include : keepMask(meta.include, done)
       const ranges = toRanges(meta.streamSeq, keep)
       let through: number | undefined
-      if (meta.ackFloor === undefined) await recordCommitted(client, meta.streamKey, ranges)
-      else through = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor)
+      let commitNo: number
+      const span = timeSpan(written.rowTimeMs)
+      if (meta.ackFloor === undefined) commitNo = await recordCommit(client, meta.streamKey, ranges, span)
+      else ({ through, commitNo } = await recordCommittedReadFloor(client, meta.streamKey, ranges, meta.ackFloor, span))
+      this.#order?.taken(taken = commitNo)
       await client.query('COMMIT')
       const alreadyCommitted: number[] = []
       if (done !== null) done.forEach((d, i) => { if (d === 1) alreadyCommitted.push(i) })
       const rows = written.rowEnds.length - refused.length
-      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started, ...(through === undefined ? {} : { through }) }
+      return { type: 'committed', rows, rejections: all, alreadyCommitted, durationMs: performance.now() - started, commitNo, ...(through === undefined ? {} : { through }) }
     } catch (err) {
       broken = err as Error
       await client.query('ROLLBACK').catch(() => {})
       return { type: 'failed', error: err as Error }
     } finally {
+      if (taken !== undefined) this.#order?.settled(taken)
       clearTimeout(watchdog)
       client.off('error', ignore)
       // After any failure the connection is destroyed rather than reused: it may be half-way through
@@ -162,6 +173,19 @@ async function copyRange (client: pg.PoolClient, batch: ParsedBatch, lo: number,
   const mid = lo + Math.floor((hi - lo) / 2)
   await copyRange(client, batch, lo, mid, refused)
   await copyRange(client, batch, mid, hi, refused)
+}
+
+/** Lowest and highest reading time of the rows (refused ones included: a bound, not a list); null for none. */
+function timeSpan (times: Float64Array): TimeSpan | null {
+  if (times.length === 0) return null
+  let minMs = Infinity
+  let maxMs = -Infinity
+  for (let r = 0; r < times.length; r++) {
+    const t = times[r] as number
+    if (t < minMs) minMs = t
+    if (t > maxMs) maxMs = t
+  }
+  return { minMs, maxMs }
 }
 
 function ignore (): void {}

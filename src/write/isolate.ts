@@ -12,12 +12,17 @@
  * transactions for n messages; a message is dead-lettered only when it fails alone with S.
  * A part failing any other way (the database went away meanwhile) stops the bisection: what
  * committed is reported settled, the rest stays with the caller.
+ *
+ * Each committed part is handed to `onPart` as soon as its COMMIT returned, with its own commit
+ * number (live_commits): the caller settles it and publishes it to the live feed as the
+ * transaction it is, so resume cursors stay exact across a bisection.
  */
-import type { ParsedBatch, Rejection } from '../contracts.js'
+import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { withoutMessages, type BatchMeta, type CopyWriter } from './copy-writer.js'
 import { classifyPgError, failureSignature } from './sqlstate.js'
 
+/** The bisection's summary (for its log line and tests); each committed part went to onPart already. */
 export interface IsolateResult {
   /** 1 = message settled (row, dead letter or ledger match) by a transaction that committed here. */
   readonly settled: Uint8Array
@@ -26,13 +31,16 @@ export interface IsolateResult {
   readonly alreadyCommitted: number[]
   readonly transactions: number
   readonly durationMs: number
-  /** The highest ledger floor a committed part saw (with BatchMeta.ackFloor). */
-  readonly through?: number
   /** Set when a part failed another way: its messages and the untried ones are not settled. */
   readonly error?: Error
 }
 
-export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, meta: BatchMeta, signature: string): Promise<IsolateResult> {
+export type CommittedPart = Extract<CommitResult, { type: 'committed' }>
+
+/** A committed part: its result, and the messages it settled (1, indexed as meta.streamSeq). */
+export type OnPart = (r: CommittedPart, settled: Uint8Array) => void
+
+export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, meta: BatchMeta, signature: string, onPart: OnPart = () => {}): Promise<IsolateResult> {
   const started = performance.now()
   const count = meta.streamSeq.length
   const settled = new Uint8Array(count)
@@ -40,13 +48,11 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
   const alreadyCommitted: number[] = []
   let rows = 0
   let transactions = 0
-  let through: number | undefined
   const first: number[] = []
   for (let i = 0; i < count; i++) if (meta.include === undefined || meta.include[i] === 1) first.push(i)
   const stack = [first]
   const finish = (error?: Error): IsolateResult =>
-    ({ settled, rows, rejections, alreadyCommitted, transactions, durationMs: performance.now() - started, ...(error === undefined ? {} : { error }), ...(through === undefined ? {} : { through }) })
-  const saw = (t: number | undefined): void => { if (t !== undefined && (through === undefined || t > through)) through = t }
+    ({ settled, rows, rejections, alreadyCommitted, transactions, durationMs: performance.now() - started, ...(error === undefined ? {} : { error }) })
 
   while (stack.length > 0) {
     const part = stack.pop() as number[]
@@ -58,10 +64,10 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     transactions++
     if (r.type === 'committed') {
       rows += r.rows
-      saw(r.through)
       rejections.push(...r.rejections)
       alreadyCommitted.push(...r.alreadyCommitted)
       for (const i of part) settled[i] = 1
+      onPart(r, include)
       continue
     }
     const error = r.error
@@ -77,10 +83,10 @@ export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, me
     const d = await writer.write(letter, { ...meta, include })
     transactions++
     if (d.type !== 'committed') return finish(d.error)
-    saw(d.through)
     rejections.push(...d.rejections)
     alreadyCommitted.push(...d.alreadyCommitted)
     settled[index] = 1
+    onPart(d, include)
   }
   return finish()
 }

@@ -8,9 +8,11 @@
  * - While the stream or consumer is being replaced (`streamProblem()` not null) nothing is pruned:
  *   the floor may belong to another stream.
  * - The floor is used only if the stream identity read before asking for it is still current.
+ * The same rounds drop live_commits rows older than live.resume_max_age_s (a resume from them is
+ * refused anyway; sql/004_live_commits.sql).
  */
 import type { Logger } from 'pino'
-import { pruneLedger, pruneOldIdentities } from './ledger.js'
+import { pruneLedger, pruneLiveCommits, pruneOldIdentities } from './ledger.js'
 import type { SqlClient } from './sql-client.js'
 
 export const LEDGER_PRUNE_EVERY_MS = 30_000
@@ -27,6 +29,8 @@ export interface LedgerPruningOptions {
   readonly streamProblem: () => string | null
   /** The consumer's ack floor (stream sequence), asked of JetStream each round. */
   readonly ackFloor: () => Promise<number>
+  /** live.resume_max_age_s: live_commits rows older than this are dropped. */
+  readonly liveCommitsMaxAgeS: number
   readonly log: Logger
 }
 
@@ -56,6 +60,8 @@ export class LedgerPruning {
 
   async #round (): Promise<void> {
     const o = this.#o
+    const commits = await pruneLiveCommits(o.db, o.liveCommitsMaxAgeS)
+    if (commits > 0) o.log.debug({ commits }, 'pruned live commits')
     if (o.streamProblem() != null) return
     const key = o.streamKey()
     const floor = await o.ackFloor()

@@ -79,23 +79,44 @@ export async function recordCommitted (client: SqlClient, streamKey: string, ran
     [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
 }
 
+/** Reading times (ms since the Unix epoch, µs fractions) of a transaction's rows: lowest and highest. */
+export interface TimeSpan { readonly minMs: number, readonly maxMs: number }
+
+/**
+ * The live feed's commit position (sql/004_live_commits.sql), taken in the same statement as the
+ * ledger INSERT, i.e. under the stream lock: commit numbers grow in commit order. `tx` ties the
+ * rows this transaction COPYed (sensor_data.live_tx) to it; $min and $max are its TimeSpan (or null).
+ */
+const liveCommit = (min: string, max: string): string => `c AS (INSERT INTO live_commits (commit_no, tx, min_time, max_time)
+  VALUES (nextval('live_commit_seq'), txid_current(), to_timestamp(${min}::float8 / 1000), to_timestamp(${max}::float8 / 1000)) RETURNING commit_no)`
+
+/** recordCommitted for a writing transaction: also takes its live-feed commit number (returned). */
+export async function recordCommit (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, span: TimeSpan | null): Promise<number> {
+  const { rows } = await client.query<{ commit_no: string }>(
+    `WITH ${liveCommit('$4', '$5')}, ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
+     SELECT commit_no FROM c`, [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), span?.minMs ?? null, span?.maxMs ?? null])
+  return Number(rows[0]?.commit_no)
+}
+
 /** Ranges read per floor computation; a floor further ahead is reached over several reads. */
 const FLOOR_READ_LIMIT = 1_000
 
 /**
- * recordCommitted, and in the same round trip the floor for range acks (ack/ack-floor.ts): the highest
+ * recordCommit, and in the same round trip the floor for range acks (ack/ack-floor.ts): the highest
  * F such that every sequence in (after, F] is in the ledger, counting the ranges recorded here (the
  * statement's snapshot does not see its own INSERT). Called under the stream lock, so every
  * transaction that committed before this one is seen.
  */
-export async function recordCommittedReadFloor (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, after: number): Promise<number> {
-  const { rows } = await client.query<{ lo: string, hi: string }>(
-    `WITH ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
-     SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi > $4 ORDER BY lo LIMIT ${FLOOR_READ_LIMIT}`,
-    [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), after])
-  const all = rows.map((r) => [Number(r.lo), Number(r.hi)] as const).concat(ranges)
+export async function recordCommittedReadFloor (client: SqlClient, streamKey: string, ranges: ReadonlyArray<readonly [number, number]>, after: number,
+  span: TimeSpan | null): Promise<{ through: number, commitNo: number }> {
+  const { rows } = await client.query<{ commit_no: string, lo: string | null, hi: string | null }>(
+    `WITH ${liveCommit('$5', '$6')}, ins AS (INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi))
+     SELECT c.commit_no, l.lo, l.hi FROM c LEFT JOIN LATERAL
+       (SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi > $4 ORDER BY lo LIMIT ${FLOOR_READ_LIMIT}) l ON true`,
+    [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1]), after, span?.minMs ?? null, span?.maxMs ?? null])
+  const all = rows.filter((r) => r.lo !== null).map((r) => [Number(r.lo), Number(r.hi)] as const).concat(ranges)
   all.sort((a, b) => a[0] - b[0])
-  return contiguousThrough(all, after)
+  return { through: contiguousThrough(all, after), commitNo: Number(rows[0]?.commit_no) }
 }
 
 /** Walks sorted [lo, hi] ranges from `after`; stops at the first hole. */
@@ -137,5 +158,11 @@ export async function committedThrough (client: SqlClient, streamKey: string, af
 export async function pruneOldIdentities (client: SqlClient, stream: string, currentKey: string, minAgeMs: number): Promise<number> {
   const res = await client.query(`DELETE FROM ingest_ledger WHERE left(stream_key, length($1) + 1) = $1 || '@' AND stream_key <> $2
     AND committed_at < now() - make_interval(secs => $3)`, [stream, currentKey, minAgeMs / 1000])
+  return res.rowCount ?? 0
+}
+
+/** Drops live_commits rows older than the resume limit (a resume from them is refused anyway; rows of sensor_data keep their live_tx). */
+export async function pruneLiveCommits (db: SqlClient, maxAgeS: number): Promise<number> {
+  const res = await db.query('DELETE FROM live_commits WHERE committed_at < now() - make_interval(secs => $1)', [maxAgeS])
   return res.rowCount ?? 0
 }

@@ -123,8 +123,11 @@ export class WsClient {
       const opcode = (b[0] as number) & 0x0f
       let len = (b[1] as number) & 0x7f
       let off = 2
-      if (len === 126) { if (b.length < 4) return; len = b.readUInt16BE(2); off = 4 }
-      if (len === 127) { if (b.length < 10) return; len = Number(b.readBigUInt64BE(2)); off = 10 }
+      if (len === 126) {
+        if (b.length < 4) return
+        len = b.readUInt16BE(2)
+        off = 4
+      } else if (len === 127) { if (b.length < 10) return; len = Number(b.readBigUInt64BE(2)); off = 10 }
       if (b.length < off + len) return
       const payload = b.subarray(off, off + len)
       this.#buf = b.subarray(off + len)

@@ -63,11 +63,17 @@ describe('alarms through kill -9 and redelivery', () => {
     const ws = await WsClient.connect(port, '/api/v1/live')
     ws.send({ subscribe: ['K-1'] })
     await ws.next((m) => m.type === 'subscribed')
+    // An exact subscription (its own topics) gets the alarm frames too.
+    const exact = await WsClient.connect(port, '/api/v1/live')
+    exact.send({ subscribe: ['K-1'], exact: true })
+    await exact.next((m) => m.type === 'subscribed')
 
     await prefill(t, range(0, 49))
     await waitFor('the episode to open', async () => (await alarms()).length === 1, 60_000, 100)
     const opened = await ws.next((m) => m.type === 'alarm', 10_000)
     assert.equal(opened.event, 'opened')
+    assert.deepEqual(await exact.next((m) => m.type === 'alarm', 10_000), opened)
+    exact.close()
     assert.deepEqual({ ...(opened.alarm as Alarm), id: 0, peak_value: 0 }, {
       id: 0,
       machine_id: 'K-1',

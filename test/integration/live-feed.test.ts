@@ -1,7 +1,8 @@
 /**
  * The WebSocket live feed against a running service: subscriptions per machine and "*", readings
  * only after their commit and in the data API's shape, protocol errors, the client and
- * subscription bounds, auth, and the per-machine throttle (latest wins).
+ * subscription bounds, auth, the per-machine throttle (latest wins), and exact subscriptions beside
+ * throttled ones.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -37,13 +38,14 @@ describe('live feed', () => {
     await t?.cleanup()
   })
 
+  // live.max_per_machine_per_second 0: every subscription is exact (answers say so).
   it('a subscribed client gets its machines\' readings after publish, in the data API\'s shape', async (ctx) => {
     const a = await client()
     const all = await client()
     a.send({ subscribe: ['LIVE-A'] })
-    assert.deepEqual(await a.next(isType('subscribed')), { type: 'subscribed', machines: ['LIVE-A'] })
+    assert.deepEqual(await a.next(isType('subscribed')), { type: 'subscribed', machines: ['LIVE-A'], exact: true })
     all.send({ subscribe: '*' })
-    assert.deepEqual(await all.next(isType('subscribed')), { type: 'subscribed', machines: '*' })
+    assert.deepEqual(await all.next(isType('subscribed')), { type: 'subscribed', machines: '*', exact: true })
 
     const sent = Date.now()
     await prefill(t, [json(reading('LIVE-A', 1)), json(reading('LIVE-B', 2)), json(reading('LIVE-A', 3, { timestamp: '2025-07-13T12:00:00.3+02:00' }))])
@@ -62,7 +64,7 @@ describe('live feed', () => {
     assert.deepEqual(all.readings().map((r) => r.machine_id).sort(), ['LIVE-A', 'LIVE-A', 'LIVE-B'])
 
     a.send({ unsubscribe: ['LIVE-A'] })
-    assert.deepEqual(await a.next(isType('subscribed')), { type: 'subscribed', machines: [] })
+    assert.deepEqual(await a.next(isType('subscribed')), { type: 'subscribed', machines: [], exact: true })
     await prefill(t, [json(reading('LIVE-A', 4))])
     await all.next(isType('readings'), 30_000)
     assert.equal(a.messages.filter(isType('readings')).length, 0)
@@ -78,6 +80,10 @@ describe('live feed', () => {
     ws.send('not json')
     assert.equal((await ws.next(isType('error'))).code, 'invalid_message')
     ws.send({ subscribe: [1, 2] })
+    assert.equal((await ws.next(isType('error'))).code, 'invalid_message')
+    ws.send({ subscribe: ['a'], exact: 'yes' })
+    assert.equal((await ws.next(isType('error'))).code, 'invalid_message')
+    ws.send({ unsubscribe: ['a'], exact: true })
     assert.equal((await ws.next(isType('error'))).code, 'invalid_message')
     ws.send({ subscribe: ['a', 'b', 'c', 'd'] })
     assert.equal((await ws.next(isType('error'))).code, 'too_many_subscriptions')
@@ -136,5 +142,41 @@ describe('live feed with a token and a throttle', () => {
     const coalesced = Number(/^cnc_live_readings_coalesced_total (\d+)$/m.exec(await res.text())?.[1])
     assert.equal(coalesced + got.length, 200)
     ws.close()
+  })
+
+  it('beside a throttled client, an exact one ({"exact": true}) gets every reading, with cursors', async () => {
+    const throttled = await WsClient.connect(service.httpPort, LIVE + '?token=s3cret')
+    const exact = await WsClient.connect(service.httpPort, LIVE + '?token=s3cret')
+    throttled.send({ subscribe: ['THR-2'] })
+    assert.deepEqual(await throttled.next(isType('subscribed')), { type: 'subscribed', machines: ['THR-2'] })
+    exact.send({ subscribe: ['THR-2'], exact: true })
+    assert.deepEqual(await exact.next(isType('subscribed')), { type: 'subscribed', machines: ['THR-2'], exact: true })
+    // A connection is one kind for all its subscriptions: switching needs {"unsubscribe": "*"} first.
+    throttled.send({ subscribe: ['THR-3'], exact: true })
+    assert.match(String((await throttled.next(isType('error'))).message), /unsubscribe/)
+
+    // Read without consuming (WsClient.readings() takes the frames out).
+    const frames = (ws: WsClient) => ws.messages.filter(isType('readings'))
+    const rows = (ws: WsClient) => frames(ws).flatMap((m) => m.data as Array<Record<string, unknown>>)
+    await prefill(t, Array.from({ length: 100 }, (_, i) => json(reading('THR-2', i))))
+    await waitFor('every reading on the exact client', () => rows(exact).length >= 100, 30_000)
+    await waitFor('the newest on the throttled one', () => rows(throttled).some((r) => r.spindle_speed === 1299), 30_000)
+    const lines = (list: Array<Record<string, unknown>>) => list.map((r) => r.active_program_line as number).sort((a, b) => a - b)
+    assert.deepEqual(lines(rows(exact)), Array.from({ length: 100 }, (_, i) => i))
+    assert.ok(frames(exact).every((m) => typeof m.cursor === 'string'), 'exact frames carry a cursor')
+    assert.ok(frames(throttled).every((m) => m.cursor === undefined), 'throttled frames do not')
+    assert.ok(rows(throttled).length < 100, `${rows(throttled).length} readings: coalesced`)
+
+    // An exact connection may resume; "since" is refused only while it holds a subscription.
+    exact.send({ subscribe: ['THR-2'], since: frames(exact)[0]?.cursor })
+    assert.equal((await exact.next(isType('error'))).code, 'resume_unavailable')
+    const again = await WsClient.connect(service.httpPort, LIVE + '?token=s3cret')
+    again.send({ subscribe: ['THR-2'], since: frames(exact)[0]?.cursor })
+    await again.next(isType('resumed'), 30_000)
+    const later = frames(exact).slice(1).flatMap((m) => m.data as Array<Record<string, unknown>>)
+    assert.deepEqual(lines(rows(again)), lines(later), 'the readings after the first frame, from the database, once each')
+    throttled.close()
+    exact.close()
+    again.close()
   })
 })

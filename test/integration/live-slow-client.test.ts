@@ -1,5 +1,6 @@
 /**
- * A client that subscribes to "*" and then stops reading must not hurt ingest or other clients:
+ * A client that subscribes to "*" (exact: every reading, beside the default throttle) and then
+ * stops reading must not hurt ingest or other clients:
  * frames are discarded for it (counted) while more than live.max_buffered_bytes wait for it, and
  * it is disconnected once it stayed over for a second (counted as dropped),
  * a reading client still gets every reading, and the consumer settles at about the rate it has
@@ -30,7 +31,8 @@ describe('a slow live-feed client', () => {
 
   before(async () => {
     t = await createTestEnv('LIVESLOW')
-    service = await startService(t, { CNC_LIVE_MAX_BUFFERED_BYTES: '262144', CNC_LIVE_MAX_PER_MACHINE_PER_SECOND: '0' })
+    // The default throttle: the clients below opt in to every reading ("exact"), the costly kind.
+    service = await startService(t, { CNC_LIVE_MAX_BUFFERED_BYTES: '262144' })
   })
   after(async () => {
     await service?.close()
@@ -50,7 +52,7 @@ describe('a slow live-feed client', () => {
     const fast = await WsClient.connect(port, LIVE)
     const slow = await WsClient.connect(port, LIVE)
     for (const ws of [fast, slow]) {
-      ws.send({ subscribe: '*' })
+      ws.send({ subscribe: '*', exact: true })
       await ws.next((m) => m.type === 'subscribed')
     }
     slow.socket.pause()

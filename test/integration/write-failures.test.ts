@@ -47,7 +47,7 @@ describe('COPY writer failure paths', () => {
       const again = batchOf('LOCK', [3, 4, 5, 6]) // 3 and 4 committed: the redo path
       const writing = writer.write(again.parsed, { streamKey: key, streamSeq: again.seqs, deadLetterFor })
       await waitFor('the ledger insert to be running', async () => (await spy.query(
-        "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'INSERT INTO ingest_ledger%'")).rowCount === 1, 10_000, 20)
+        "SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO ingest_ledger%'")).rowCount === 1, 10_000, 20)
       await spy.query('BEGIN')
       const { rows } = await spy.query<{ got: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS got', [key])
       await spy.query('ROLLBACK')
@@ -113,9 +113,14 @@ describe('COPY writer failure paths', () => {
       assert.equal(classifyPgError(failed.error), 'unknown', 'neither a row class nor the database away: a probe decides')
       const signature = failureSignature(failed.error)
       assert.equal(signature, 'SQLSTATE XX000')
-      const r = await writeIsolating(writer, b.parsed, meta, signature)
+      const parts: Array<{ commitNo: number, rows: number, settled: number }> = []
+      const r = await writeIsolating(writer, b.parsed, meta, signature, (c, only) => parts.push({ commitNo: c.commitNo, rows: c.rows, settled: only.reduce((n, v) => n + v, 0) }))
       assert.equal(r.error, undefined)
       assert.equal(r.rows, 997)
+      // Each committed part is reported as the transaction it is: its own commit number, in order.
+      assert.equal(parts.reduce((n, p) => n + p.rows, 0), 997)
+      assert.equal(parts.reduce((n, p) => n + p.settled, 0), 1_000, 'every message settled by exactly one part')
+      assert.ok(parts.every((p, i) => i === 0 || p.commitNo > (parts[i - 1] as { commitNo: number }).commitNo), 'commit numbers ascending')
       assert.deepEqual(r.rejections.map((j) => [seqs[j.index], j.code]).sort(), [...bad].map((s) => [s, 'db_rejected']))
       assert.ok(r.rejections.every((j) => j.detail.startsWith('SQLSTATE XX000')))
       assert.ok(r.settled.every((v) => v === 1))

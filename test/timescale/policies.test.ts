@@ -126,7 +126,7 @@ describe('TimescaleDB Community licence (PGlite)', () => {
     assert.equal(await count(db, 'SELECT count(*)::int AS n FROM sensor_data'), 401)
     // Every file re-runs cleanly on the finished schema, compressed chunks included.
     await db.query('DELETE FROM schema_migrations')
-    assert.equal((await migrate(db, features, silentLog)).length, 7)
+    assert.equal((await migrate(db, features, silentLog)).length, 8)
     assert.deepEqual(await migrate(db, features, silentLog), [])
   })
 

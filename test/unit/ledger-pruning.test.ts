@@ -1,6 +1,7 @@
 /**
  * Ledger pruning (src/write/ledger-pruning.ts): nothing before the minimum age, nothing while the
- * stream identity is in doubt or changes under the floor, both deletes otherwise, none after close().
+ * stream identity is in doubt or changes under the floor, both deletes otherwise, none after close();
+ * live_commits by age in every round.
  * No database: the SQL client records its statements; the interval runs on mocked timers.
  */
 import assert from 'node:assert/strict'
@@ -38,7 +39,7 @@ describe('ledger pruning', () => {
 
   // Minimum age 2 × max(ack wait, backoff) + 15 min = 930 s: 31 intervals of 30 s.
   const ROUNDS_TO_AGE = 31
-  const opts = { stream: 'S', ackWaitMs: 1_000, backoffMs: [15_000], log: silent }
+  const opts = { stream: 'S', ackWaitMs: 1_000, backoffMs: [15_000], liveCommitsMaxAgeS: 3_600, log: silent }
   assert.equal(2 * 15_000 + 15 * 60_000, ROUNDS_TO_AGE * LEDGER_PRUNE_EVERY_MS)
   // One interval at a time: each round then reads the clock of its own firing.
   const intervals = (n: number): void => { for (let i = 0; i < n; i++) mock.timers.tick(LEDGER_PRUNE_EVERY_MS) }
@@ -52,8 +53,8 @@ describe('ledger pruning', () => {
     intervals(ROUNDS_TO_AGE - 1)
     assert.equal(floors, 0, 'younger than the minimum age: nothing asked')
     intervals(1)
-    await until('a pruning round', () => calls.length === 2)
-    assert.deepEqual(calls, [['S@1', 500, 930], ['S', 'S@1', 930]])
+    await until('a pruning round', () => calls.length === 3)
+    assert.deepEqual(calls, [[3_600], ['S@1', 500, 930], ['S', 'S@1', 930]], 'live commits (any identity), then the ledger')
 
     problem = 'stream recreated'
     intervals(1)
@@ -73,7 +74,7 @@ describe('ledger pruning', () => {
     intervals(ROUNDS_TO_AGE)
     await until('the floor asked', () => floors === 1)
     await new Promise((resolve) => setImmediate(resolve))
-    assert.equal(calls.length, 0, 'the floor may belong to another stream: nothing pruned')
+    assert.deepEqual(calls, [[3_600]], 'the floor may belong to another stream: no ledger range pruned (live commits are by age only)')
     pruning.close()
   })
 })

@@ -16,7 +16,8 @@ import { FakeConnection, ingestBatch, parsedOf, quiet, until } from './ingest-fa
 
 type Write = (part: ParsedBatch) => Promise<CommitResult>
 
-const committed = (part: ParsedBatch): CommitResult => ({ type: 'committed', rows: part.rowEnds.length, rejections: [], alreadyCommitted: [], durationMs: 1 })
+let commits = 0
+const committed = (part: ParsedBatch): CommitResult => ({ type: 'committed', rows: part.rowEnds.length, rejections: [], alreadyCommitted: [], durationMs: 1, commitNo: ++commits })
 const away = (): CommitResult => ({ type: 'failed', error: Object.assign(new Error('the database system is shutting down'), { code: '57P01' }) })
 
 interface Rig { readonly p: Pipeline, readonly nc: FakeConnection, wakes: number, write: Write, parse: (raw: RawBatch) => Promise<ParsedBatch> }
@@ -147,6 +148,26 @@ describe('Pipeline', () => {
     await until('the naks', () => naks(r.nc).length === 2)
     assert.equal(r.nc.published[0]?.data, '-NAK {"delay":500000000}')
     assert.equal(r.p.state, 'running')
+    assert.equal(await r.p.close(1_000), true)
+  })
+
+  it('settles and publishes each committed part of a bisected batch as its own transaction', async () => {
+    const published: Array<{ rows: number[], commitNo: number }> = []
+    const r = rig({
+      probeWrite: async () => {},
+      maxWriteAttempts: 1,
+      onCommitted: (p, commitNo) => { published.push({ rows: [...p.rowMessage], commitNo }) },
+    })
+    const bad = 5
+    // Message 5 fails any transaction it is in (XX000: not a row class, the probe decides).
+    r.write = async (part) => part.rowMessage.includes(bad)
+      ? { type: 'failed', error: Object.assign(new Error('simulated internal error'), { code: 'XX000' }) }
+      : { ...committed(part), rejections: part.rejections }
+    r.p.accept(ingestBatch(8))
+    await until('7 acks and a term', () => sent(r.nc, '+ACK').length === 7 && sent(r.nc, '+TERM').length === 1)
+    assert.ok(published.length > 1, 'more than one part')
+    assert.ok(published.every((x, i) => i === 0 || x.commitNo > (published[i - 1] as { commitNo: number }).commitNo), 'each part with its own, ascending, commit number')
+    assert.deepEqual(published.flatMap((x) => x.rows).sort(), [0, 1, 2, 3, 4, 6, 7], 'each stored row published once')
     assert.equal(await r.p.close(1_000), true)
   })
 
