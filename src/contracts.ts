@@ -62,20 +62,22 @@ export interface ParsedBatch {
   readonly offsets: Uint32Array
 }
 
+/** One committing transaction's outcome (a whole batch, or one part of a bisected batch). */
+export interface Committed {
+  /** Rows this transaction added to sensor_data. */
+  readonly rows: number
+  /** Messages dead-lettered by this transaction. */
+  readonly rejections: readonly Rejection[]
+  /** Indices of messages an earlier transaction had already committed (redeliveries): ack only. */
+  readonly alreadyCommitted: readonly number[]
+  readonly durationMs: number
+  /** With BatchMeta.ackFloor: the ledger's contiguous floor as this transaction saw it (ack/ack-floor.ts). */
+  readonly through?: number
+  /** The live feed's commit number of this transaction (live_commits, commit order). */
+  readonly commitNo: number
+}
+
 /** What the writer reports: the batch committed (with any rows PostgreSQL refused), or nothing did. */
 export type CommitResult =
-  | {
-    readonly type: 'committed'
-    /** Rows this transaction added to sensor_data. */
-    readonly rows: number
-    /** Messages dead-lettered by this transaction. */
-    readonly rejections: readonly Rejection[]
-    /** Indices of messages an earlier transaction had already committed (redeliveries): ack only. */
-    readonly alreadyCommitted: readonly number[]
-    readonly durationMs: number
-    /** With BatchMeta.ackFloor: the ledger's contiguous floor as this transaction saw it (ack/ack-floor.ts). */
-    readonly through?: number
-    /** The live feed's commit number of this transaction (live_commits, commit order). */
-    readonly commitNo: number
-  }
+  | ({ readonly type: 'committed' } & Committed)
   | { readonly type: 'failed', readonly error: Error }

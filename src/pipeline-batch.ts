@@ -6,7 +6,7 @@
  *   observeCommit  what a commit leaves besides its acks: its metrics, and the rows it added
  *                  (for the live feed)
  */
-import type { ParsedBatch, Rejection } from './contracts.js'
+import type { Committed, ParsedBatch, Rejection } from './contracts.js'
 import type { Metrics } from './metrics.js'
 import type { Held } from './pipeline-held.js'
 import { withoutMessages, type BatchMeta } from './write/copy-writer.js'
@@ -33,17 +33,6 @@ export function writeInput (held: Held, parsed: ParsedBatch, streamKey: string, 
   const include = settled?.map((v) => 1 - v)
   const meta: BatchMeta = { streamKey, streamSeq: batch.streamSeq, deadLetterFor, ...(include === undefined ? {} : { include }), ...(ackFloor === undefined ? {} : { ackFloor }) }
   return { part: settled === undefined ? parsed : withoutMessages(parsed, settled), meta, include }
-}
-
-/** The committed part of a CommitResult (whole batch or a bisected part: one transaction). */
-export interface Committed {
-  readonly rows: number
-  readonly rejections: readonly Rejection[]
-  readonly alreadyCommitted: readonly number[]
-  readonly durationMs: number
-  readonly through?: number
-  /** The transaction's live_commits number (the live feed's position). */
-  readonly commitNo: number
 }
 
 /**

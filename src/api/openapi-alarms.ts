@@ -3,9 +3,9 @@ import { ALARM_FIELDS, COMPARISONS, SEVERITIES } from '../config/schema.js'
 import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 import { DEFAULT_ALARMS_LIMIT, MAX_ALARMS_LIMIT } from './alarms.js'
 import { commonErrors, errorResponse, json, ref } from './openapi-errors.js'
+import { keysetPage, pageParams, q } from './openapi-pages.js'
 
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
-const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 
 const alarm = {
   type: 'object',
@@ -27,21 +27,12 @@ const alarm = {
 
 export const alarmSchemas = {
   Alarm: alarm,
-  AlarmPage: {
-    type: 'object',
-    required: ['machine_id', 'active', 'start_time', 'end_time', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
-    properties: {
-      machine_id: { type: ['string', 'null'] },
-      active: { type: ['boolean', 'null'] },
-      start_time: { type: ['string', 'null'], format: 'date-time' },
-      end_time: { type: ['string', 'null'], format: 'date-time' },
-      limit: { type: 'integer' },
-      count: { type: 'integer' },
-      has_more: { type: 'boolean' },
-      next_cursor: { type: ['string', 'null'] },
-      data: { type: 'array', items: ref('Alarm') },
-    },
-  },
+  AlarmPage: keysetPage({
+    machine_id: { type: ['string', 'null'] },
+    active: { type: ['boolean', 'null'] },
+    start_time: { type: ['string', 'null'], format: 'date-time' },
+    end_time: { type: ['string', 'null'], format: 'date-time' },
+  }, ref('Alarm')),
 }
 
 export const alarmPaths = {
@@ -53,8 +44,7 @@ export const alarmPaths = {
         q('machine_id', MACHINE_ID_SCHEMA, 'One machine'),
         q('start_time', { type: 'string', format: 'date-time' }, 'Episodes still open or ended at or after this'),
         q('end_time', { type: 'string', format: 'date-time' }, 'Episodes started at or before this'),
-        q('limit', { type: 'integer', minimum: 1, maximum: MAX_ALARMS_LIMIT, default: DEFAULT_ALARMS_LIMIT }, 'Episodes per page'),
-        q('cursor', { type: 'string' }, 'next_cursor of the previous page (it carries the filters)'),
+        ...pageParams(MAX_ALARMS_LIMIT, DEFAULT_ALARMS_LIMIT, 'Episodes', 'next_cursor of the previous page (it carries the filters)'),
       ],
       responses: {
         200: { description: 'A page of episodes', content: json(ref('AlarmPage')) },

@@ -6,11 +6,11 @@ import { MAX_FLEET_RANGE_DAYS } from './availability.js'
 import { DEFAULT_EVENTS_LIMIT, MAX_EVENTS_LIMIT } from './events.js'
 import { MACHINE_ID_SCHEMA } from '../machine-id.js'
 import { commonErrors, errorResponse, ok, ref } from './openapi-errors.js'
+import { keysetPage, pageParams, q } from './openapi-pages.js'
 import { MAX_RANGE_DAYS } from './params.js'
 
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
-const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
 const errors = {
   ...commonErrors,
@@ -80,35 +80,23 @@ export const plantSchemas = {
       },
     },
   },
-  EventPage: {
+  EventPage: keysetPage({
+    machine_id: { type: 'string' },
+    start_time: ts,
+    end_time: ts,
+    effective_end_time: { ...ts, description: 'min(end_time, now)' },
+    offline_after_seconds: { type: 'integer' },
+  }, {
     type: 'object',
-    required: ['machine_id', 'start_time', 'end_time', 'effective_end_time', 'offline_after_seconds', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
+    required: ['type', 'at', 'from', 'to', 'previous_seconds'],
     properties: {
-      machine_id: { type: 'string' },
-      start_time: ts,
-      end_time: ts,
-      effective_end_time: { ...ts, description: 'min(end_time, now)' },
-      offline_after_seconds: { type: 'integer' },
-      limit: { type: 'integer' },
-      count: { type: 'integer' },
-      has_more: { type: 'boolean' },
-      next_cursor: { type: ['string', 'null'] },
-      data: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['type', 'at', 'from', 'to', 'previous_seconds'],
-          properties: {
-            type: { enum: ['offline', 'online', 'state'] },
-            at: ts,
-            from: { type: ['string', 'null'], description: 'State before (offline: the last state; online: "offline")' },
-            to: { type: ['string', 'null'], description: 'State after (offline: "offline")' },
-            previous_seconds: { type: ['number', 'null'], description: 'Length of the span this event ends; null when it began before the look-back' },
-          },
-        },
-      },
+      type: { enum: ['offline', 'online', 'state'] },
+      at: ts,
+      from: { type: ['string', 'null'], description: 'State before (offline: the last state; online: "offline")' },
+      to: { type: ['string', 'null'], description: 'State after (offline: "offline")' },
+      previous_seconds: { type: ['number', 'null'], description: 'Length of the span this event ends; null when it began before the look-back' },
     },
-  },
+  }),
 }
 
 const windowParams = (maxDays: number) => [
@@ -139,8 +127,7 @@ export const plantPaths = {
         idParam,
         timeQ('start_time', 'RFC 3339 with offset; default end_time - 1 h'),
         timeQ('end_time', 'RFC 3339 with offset; default now (or start_time + 1 h)'),
-        q('limit', { type: 'integer', minimum: 1, maximum: MAX_EVENTS_LIMIT, default: DEFAULT_EVENTS_LIMIT }, 'Events per page'),
-        q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
+        ...pageParams(MAX_EVENTS_LIMIT, DEFAULT_EVENTS_LIMIT, 'Events'),
       ],
       responses: { 200: ok('A page of events', ref('EventPage')), ...errors },
     },

@@ -12,6 +12,7 @@ import { DEFAULT_REJECTED_LIMIT, MAX_REJECTED_LIMIT, PREVIEW_BYTES } from './rej
 import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
 import { liveFeedDoc } from './openapi-live.js'
+import { keysetPage, pageParams, q } from './openapi-pages.js'
 import { commonErrors, errorResponse, errorSchema, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
 
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
@@ -40,7 +41,7 @@ const readiness = (status: 'ready' | 'not_ready') => ({
 const readinessAge = { 'X-Readiness-Age-Ms': { description: 'Age of the stored check in ms (-1 before the first)', schema: { type: 'integer' } } }
 
 const idParam = { name: 'id', in: 'path', required: true, schema: MACHINE_ID_SCHEMA }
-const q = (name: string, schema: unknown, description: string) => ({ name, in: 'query', required: false, schema, description })
+const OPAQUE_CURSOR = 'Pass as `cursor` for the next page (opaque)'
 const timeQ = (name: string, description: string) => q(name, { type: 'string', format: 'date-time' }, description)
 
 const dataDescription = 'Window: start_time..end_time, both inclusive. As in the original API, without start_time it starts at ' +
@@ -116,20 +117,7 @@ export const openApiDocument = withHead({
       },
       NewMachine: newMachineSchema,
       Reading: { type: 'object', required: Object.keys(readingFields), properties: readingFields },
-      ReadingPage: {
-        type: 'object',
-        required: ['machine_id', 'start_time', 'end_time', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
-        properties: {
-          machine_id: { type: 'string' },
-          start_time: ts,
-          end_time: ts,
-          limit: { type: 'integer' },
-          count: { type: 'integer' },
-          has_more: { type: 'boolean' },
-          next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page (opaque)' },
-          data: { type: 'array', items: ref('Reading') },
-        },
-      },
+      ReadingPage: keysetPage({ machine_id: { type: 'string' }, start_time: ts, end_time: ts }, ref('Reading'), { cursor: OPAQUE_CURSOR }),
       BucketPage: {
         type: 'object',
         required: ['machine_id', 'start_time', 'end_time', 'agg', 'bucket_seconds', 'requested_bucket_seconds', 'count', 'data'],
@@ -154,27 +142,11 @@ export const openApiDocument = withHead({
         },
       },
       // Issue 7: fleet reads.
-      FleetLatest: {
+      FleetLatest: keysetPage({ as_of: ts, stale_after_seconds: { type: 'integer', description: 'fleet.stale_after_seconds' } }, {
         type: 'object',
-        required: ['as_of', 'stale_after_seconds', 'limit', 'count', 'has_more', 'next_cursor', 'data'],
-        properties: {
-          as_of: ts,
-          stale_after_seconds: { type: 'integer', description: 'fleet.stale_after_seconds' },
-          limit: { type: 'integer' },
-          count: { type: 'integer', description: 'Machines in this page' },
-          has_more: { type: 'boolean' },
-          next_cursor: { type: ['string', 'null'], description: 'Pass as `cursor` for the next page (opaque)' },
-          data: {
-            type: 'array',
-            description: 'The newest reading of each machine of the page, ordered by machine_id',
-            items: {
-              type: 'object',
-              required: [...Object.keys(readingFields), 'age_seconds', 'stale'],
-              properties: { ...readingFields, age_seconds: { type: 'number' }, stale: { type: 'boolean', description: 'age_seconds > stale_after_seconds' } },
-            },
-          },
-        },
-      },
+        required: [...Object.keys(readingFields), 'age_seconds', 'stale'],
+        properties: { ...readingFields, age_seconds: { type: 'number' }, stale: { type: 'boolean', description: 'age_seconds > stale_after_seconds' } },
+      }, { count: 'Machines in this page', cursor: OPAQUE_CURSOR, data: 'The newest reading of each machine of the page, ordered by machine_id' }),
       MachineStates: {
         type: 'object',
         required: ['machine_id', 'start_time', 'end_time', 'effective_end_time', 'window_seconds', 'running_states', 'max_gap_seconds',
@@ -204,30 +176,17 @@ export const openApiDocument = withHead({
       // Issue 12: plant-floor answers (openapi-plant.ts).
       ...plantSchemas,
       ...alarmSchemas,
-      RejectedPage: {
+      RejectedPage: keysetPage({}, {
         type: 'object',
-        required: ['limit', 'count', 'has_more', 'next_cursor', 'data'],
+        required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_truncated', 'payload_encoding', 'payload_preview'],
         properties: {
-          limit: { type: 'integer' },
-          count: { type: 'integer' },
-          has_more: { type: 'boolean' },
-          next_cursor: { type: ['string', 'null'] },
-          data: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_truncated', 'payload_encoding', 'payload_preview'],
-              properties: {
-                ...rejectedFields,
-                payload_bytes: { type: 'integer', description: 'Size of the stored payload' },
-                payload_truncated: { type: 'boolean', description: `true when the payload is longer than the preview (${PREVIEW_BYTES} bytes); GET /api/v1/rejected/{id} has all of it` },
-                payload_encoding: { enum: ['utf8', 'base64'] },
-                payload_preview: { type: 'string', description: `The first ${PREVIEW_BYTES} bytes (as text: up to the last whole character)` },
-              },
-            },
-          },
+          ...rejectedFields,
+          payload_bytes: { type: 'integer', description: 'Size of the stored payload' },
+          payload_truncated: { type: 'boolean', description: `true when the payload is longer than the preview (${PREVIEW_BYTES} bytes); GET /api/v1/rejected/{id} has all of it` },
+          payload_encoding: { enum: ['utf8', 'base64'] },
+          payload_preview: { type: 'string', description: `The first ${PREVIEW_BYTES} bytes (as text: up to the last whole character)` },
         },
-      },
+      }),
       RejectedMessage: {
         type: 'object',
         required: ['id', 'received_at', 'subject', 'stream_seq', 'reason', 'detail', 'payload_bytes', 'payload_encoding', 'payload'],
@@ -333,10 +292,7 @@ export const openApiDocument = withHead({
     '/api/v1/rejected': {
       get: {
         summary: 'Dead-lettered messages, newest first, with a bounded payload preview and the payload size',
-        parameters: [
-          q('limit', { type: 'integer', minimum: 1, maximum: MAX_REJECTED_LIMIT, default: DEFAULT_REJECTED_LIMIT }, 'Rows per page'),
-          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
-        ],
+        parameters: pageParams(MAX_REJECTED_LIMIT, DEFAULT_REJECTED_LIMIT, 'Rows'),
         responses: { 200: ok('A page of dead letters', ref('RejectedPage')), 400: E400, 401: E401, 500: E500, 503: E503 },
       },
     },
@@ -351,10 +307,7 @@ export const openApiDocument = withHead({
     '/api/v1/fleet/latest': {
       get: {
         summary: 'The newest reading of each machine (a loose index scan), with its age and a stale flag, in pages by machine id',
-        parameters: [
-          q('limit', { type: 'integer', minimum: 1, maximum: MAX_FLEET_LIMIT, default: DEFAULT_FLEET_LIMIT }, 'Machines per page'),
-          q('cursor', { type: 'string' }, 'next_cursor of the previous page'),
-        ],
+        parameters: pageParams(MAX_FLEET_LIMIT, DEFAULT_FLEET_LIMIT, 'Machines'),
         responses: { 200: ok('Fleet', ref('FleetLatest')), 400: E400, 401: E401, 500: E500, 503: E503 },
       },
     },

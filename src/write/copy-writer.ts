@@ -23,7 +23,7 @@ import { RejectCode } from '../errors.js'
 import { COPY_COLUMNS, COPY_HEADER, COPY_TRAILER } from '../parse/copy-encoder.js'
 import type { CommitOrder } from './commit-order.js'
 import { insertDeadLetters, type DeadLetter } from './dead-letters.js'
-import { findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges, type TimeSpan } from './ledger.js'
+import { extent, findCommitted, lockStream, recordCommit, recordCommittedReadFloor, toRanges, type TimeSpan } from './ledger.js'
 import { classifyPgError } from './sqlstate.js'
 
 const COPY_SQL = `COPY sensor_data (${COPY_COLUMNS.join(', ')}) FROM STDIN (FORMAT binary)`
@@ -177,15 +177,8 @@ async function copyRange (client: pg.PoolClient, batch: ParsedBatch, lo: number,
 
 /** Lowest and highest reading time of the rows (refused ones included: a bound, not a list); null for none. */
 function timeSpan (times: Float64Array): TimeSpan | null {
-  if (times.length === 0) return null
-  let minMs = Infinity
-  let maxMs = -Infinity
-  for (let r = 0; r < times.length; r++) {
-    const t = times[r] as number
-    if (t < minMs) minMs = t
-    if (t > maxMs) maxMs = t
-  }
-  return { minMs, maxMs }
+  const span = extent(times)
+  return span === null ? null : { minMs: span[0], maxMs: span[1] }
 }
 
 function ignore (): void {}

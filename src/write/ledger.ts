@@ -50,14 +50,9 @@ export async function lockStream (client: SqlClient, streamKey: string): Promise
  */
 export async function findCommitted (client: SqlClient, streamKey: string, seqs: ArrayLike<number>): Promise<Uint8Array | null> {
   const repeated = repeatsInBatch(seqs)
-  let min = Infinity
-  let max = -Infinity
-  for (let i = 0; i < seqs.length; i++) {
-    const s = seqs[i] as number
-    if (s < min) min = s
-    if (s > max) max = s
-  }
-  if (seqs.length === 0) return repeated
+  const span = extent(seqs)
+  if (span === null) return repeated
+  const [min, max] = span
   const { rows } = await client.query<{ lo: string, hi: string }>(
     'SELECT lo, hi FROM ingest_ledger WHERE stream_key = $1 AND hi >= $2 AND lo <= $3', [streamKey, min, max])
   if (rows.length === 0) return repeated
@@ -77,6 +72,19 @@ export async function recordCommitted (client: SqlClient, streamKey: string, ran
   if (ranges.length === 0) return
   await client.query('INSERT INTO ingest_ledger (stream_key, lo, hi) SELECT $1, lo, hi FROM unnest($2::bigint[], $3::bigint[]) AS r(lo, hi)',
     [streamKey, ranges.map((r) => r[0]), ranges.map((r) => r[1])])
+}
+
+/** Lowest and highest of `values`; null when there are none. */
+export function extent (values: ArrayLike<number>): readonly [number, number] | null {
+  if (values.length === 0) return null
+  let min = Infinity
+  let max = -Infinity
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as number
+    if (v < min) min = v
+    if (v > max) max = v
+  }
+  return [min, max]
 }
 
 /** Reading times (ms since the Unix epoch, µs fractions) of a transaction's rows: lowest and highest. */

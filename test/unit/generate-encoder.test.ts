@@ -27,7 +27,9 @@ interface Encoder {
 }
 
 async function load (fields: readonly FieldSpec[]): Promise<Encoder> {
-  const js = ts.transpileModule(generateEncoderSource(fields), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
+  // The module imports its value writers relatively; from a data: URL they need an absolute address.
+  const source = generateEncoderSource(fields).replace("'../copy-values.js'", `'${new URL('../../src/parse/copy-values.ts', import.meta.url).href}'`)
+  const js = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText
   return await import('data:text/javascript,' + encodeURIComponent(js)) as Encoder
 }
 
