@@ -51,3 +51,7 @@ export const commonErrors = {
   500: errorResponse(500, 'Internal error (never carries database text)'),
   503: errorResponse(503, 'The database is unavailable or read-only, the query timed out, or every API database connection stayed busy for http.db_wait_ms (with Retry-After); never carries database text'),
 }
+
+/** A GET operation: `ok200` (an `ok(...)` response), the common errors, and the route's own `errors` (e.g. its 404). */
+export const getOperation = (summary: string, parameters: readonly unknown[], ok200: unknown, errors: Record<number, unknown> = {}) =>
+  ({ get: { summary, parameters, responses: { 200: ok200, ...commonErrors, ...errors } } })

@@ -13,7 +13,7 @@ import { plantPaths, plantSchemas } from './openapi-plant.js'
 import { alarmPaths, alarmSchemas } from './openapi-alarms.js'
 import { liveFeedDoc } from './openapi-live.js'
 import { keysetPage, pageParams, q } from './openapi-pages.js'
-import { commonErrors, errorResponse, errorSchema, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
+import { commonErrors, errorResponse, errorSchema, getOperation, json, ok, ref, rejectReasonSchema } from './openapi-errors.js'
 
 const ts = { type: 'string', format: 'date-time', description: 'RFC 3339, UTC, microseconds' }
 /** Fields a dead letter has in the list and in its own route (which adds the whole payload). */
@@ -241,9 +241,7 @@ export const openApiDocument = withHead({
         },
       },
     },
-    '/api/v1/machines/{id}': {
-      get: { summary: 'One machine', parameters: [idParam], responses: { 200: ok('Machine', ref('Machine')), 400: E400, 401: E401, 404: errorResponse(404, 'No such machine'), 500: E500, 503: E503 } },
-    },
+    '/api/v1/machines/{id}': getOperation('One machine', [idParam], ok('Machine', ref('Machine')), { 404: errorResponse(404, 'No such machine') }),
     '/api/v1/machines/{id}/data': {
       get: {
         summary: 'Readings in time order: a JSON array (the original API\'s contract), paged through the Link header; or aggregates per time bucket when bucket and agg are given',
@@ -282,35 +280,15 @@ export const openApiDocument = withHead({
         },
       },
     },
-    '/api/v1/machines/{id}/latest': {
-      get: {
-        summary: 'The reading with the greatest timestamp (not the last to arrive)',
-        parameters: [idParam],
-        responses: { 200: ok('Reading', ref('Reading')), 400: E400, 401: E401, 404: errorResponse(404, 'No readings for this machine'), 500: E500, 503: E503 },
-      },
-    },
-    '/api/v1/rejected': {
-      get: {
-        summary: 'Dead-lettered messages, newest first, with a bounded payload preview and the payload size',
-        parameters: pageParams(MAX_REJECTED_LIMIT, DEFAULT_REJECTED_LIMIT, 'Rows'),
-        responses: { 200: ok('A page of dead letters', ref('RejectedPage')), 400: E400, 401: E401, 500: E500, 503: E503 },
-      },
-    },
-    '/api/v1/rejected/{id}': {
-      get: {
-        summary: 'One dead letter with its whole payload',
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
-        responses: { 200: ok('The dead letter', ref('RejectedMessage')), 400: E400, 401: E401, 404: errorResponse(404, 'No dead letter with this id'), 500: E500, 503: E503 },
-      },
-    },
+    '/api/v1/machines/{id}/latest': getOperation('The reading with the greatest timestamp (not the last to arrive)', [idParam],
+      ok('Reading', ref('Reading')), { 404: errorResponse(404, 'No readings for this machine') }),
+    '/api/v1/rejected': getOperation('Dead-lettered messages, newest first, with a bounded payload preview and the payload size',
+      pageParams(MAX_REJECTED_LIMIT, DEFAULT_REJECTED_LIMIT, 'Rows'), ok('A page of dead letters', ref('RejectedPage'))),
+    '/api/v1/rejected/{id}': getOperation('One dead letter with its whole payload', [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
+      ok('The dead letter', ref('RejectedMessage')), { 404: errorResponse(404, 'No dead letter with this id') }),
     // Issue 7: fleet reads.
-    '/api/v1/fleet/latest': {
-      get: {
-        summary: 'The newest reading of each machine (a loose index scan), with its age and a stale flag, in pages by machine id',
-        parameters: pageParams(MAX_FLEET_LIMIT, DEFAULT_FLEET_LIMIT, 'Machines'),
-        responses: { 200: ok('Fleet', ref('FleetLatest')), 400: E400, 401: E401, 500: E500, 503: E503 },
-      },
-    },
+    '/api/v1/fleet/latest': getOperation('The newest reading of each machine (a loose index scan), with its age and a stale flag, in pages by machine id',
+      pageParams(MAX_FLEET_LIMIT, DEFAULT_FLEET_LIMIT, 'Machines'), ok('Fleet', ref('FleetLatest'))),
     // Issue 12: plant-floor answers (openapi-plant.ts).
     ...plantPaths,
     ...alarmPaths,
