@@ -22,6 +22,8 @@ export interface ApiErrorEntry extends Entry {
   readonly liveOnly?: true
 }
 export interface ServiceErrorEntry extends Entry { readonly transient: boolean }
+/** closes: the server ends the WebSocket after this frame (the client reconnects); otherwise it stays open. */
+export interface LiveErrorEntry extends Entry { readonly closes: boolean }
 
 /** { key: entry.code } for each entry: the names throw sites use. */
 function codes<T extends Record<string, Entry>> (table: T): { readonly [K in keyof T]: T[K]['code'] } {
@@ -76,13 +78,13 @@ const API_BY_CODE: ReadonlyMap<string, ApiErrorEntry> = new Map(Object.values(AP
 export const apiError = (code: ApiErrorCode): ApiErrorEntry => API_BY_CODE.get(code) as ApiErrorEntry
 
 export const LIVE_ERRORS = {
-  invalidMessage: { code: 'invalid_message', meaning: 'A client frame that is not {"subscribe"|"unsubscribe": "*" or a list of machine ids} (with "exact": true|false or "since" on a subscribe), or that asks to switch "exact" while the connection holds subscriptions' },
-  tooManySubscriptions: { code: 'too_many_subscriptions', meaning: 'More machines than live.max_subscriptions_per_client' },
-  badCursor: { code: 'bad_cursor', meaning: '"since" is not a cursor this server sends (copy it from a readings frame, unchanged)' },
-  resumeTooOld: { code: 'resume_too_old', meaning: 'The cursor\'s commit is older than live.resume_max_age_s (or unknown to this database): page through GET /api/v1/machines/{id}/data instead' },
-  resumeUnavailable: { code: 'resume_unavailable', meaning: 'No resume here: live.resume_max_age_s is 0, the database is not reachable, or the connection already holds a subscription' },
-  resumeOverflow: { code: 'resume_overflow', meaning: 'Live readings arrived faster than the replay could catch up (more than live.max_buffered_bytes held): the client is disconnected; resume again from its last cursor' },
-} as const satisfies Record<string, Entry>
+  invalidMessage: { closes: false, code: 'invalid_message', meaning: 'A client frame that is not {"subscribe"|"unsubscribe": "*" or a list of machine ids} (with "exact": true|false or "since" on a subscribe), or that asks to switch "exact" while the connection holds subscriptions' },
+  tooManySubscriptions: { closes: false, code: 'too_many_subscriptions', meaning: 'More machines than live.max_subscriptions_per_client' },
+  badCursor: { closes: false, code: 'bad_cursor', meaning: '"since" is not a cursor this server sends (copy it from a readings frame, unchanged)' },
+  resumeTooOld: { closes: false, code: 'resume_too_old', meaning: 'The cursor\'s commit is older than live.resume_max_age_s (or unknown to this database): page through GET /api/v1/machines/{id}/data instead' },
+  resumeUnavailable: { closes: false, code: 'resume_unavailable', meaning: 'No resume here: live.resume_max_age_s is 0, the database is not reachable, or the connection already holds a subscription' },
+  resumeOverflow: { closes: true, code: 'resume_overflow', meaning: 'Live readings arrived faster than the replay could catch up (more than live.max_buffered_bytes held): the client is disconnected; resume again from its last cursor' },
+} as const satisfies Record<string, LiveErrorEntry>
 export const LiveErrorCode = codes(LIVE_ERRORS)
 export type LiveErrorCode = typeof LiveErrorCode[keyof typeof LiveErrorCode]
 

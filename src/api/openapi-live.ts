@@ -60,5 +60,5 @@ export const liveFeedDoc = {
       properties: { type: { const: 'error' }, code: { enum: Object.values(LIVE_ERRORS).map((e) => e.code) }, message: { type: 'string' } },
     },
   },
-  error_codes: Object.fromEntries(Object.values(LIVE_ERRORS).map((e) => [e.code, e.meaning])),
+  error_codes: Object.fromEntries(Object.values(LIVE_ERRORS).map((e) => [e.code, e.closes ? `${e.meaning}. The server then closes the connection` : e.meaning])),
 } as const
