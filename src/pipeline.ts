@@ -79,6 +79,7 @@ export class Pipeline implements Admission {
   #lastCommitAt = 0
   #lastWriteOkAt = 0
   #lastReceivedAt = 0
+  #pendingAfter = 0
   #failures = 0
   #refusal: string | undefined
   #retryTimer: NodeJS.Timeout | undefined
@@ -101,6 +102,8 @@ export class Pipeline implements Admission {
   get queued (): number { return this.#queue.length }
   get lastCommitAt (): number { return this.#lastCommitAt }
   get lastReceivedAt (): number { return this.#lastReceivedAt }
+  /** Messages still in the stream after the last batch taken in (JetStream's num_pending then). */
+  get pendingAfter (): number { return this.#pendingAfter }
   /** Last COMMIT or successful probe write (ms since 1970; the pipeline's start when none yet). */
   get lastWriteOkAt (): number { return Math.max(this.#lastWriteOkAt, this.#policy.lastProbeOkAt, this.#startedAt) }
   /** The failure a held batch is being retried for ('SQLSTATE 53100'), while the database is down. */
@@ -128,6 +131,7 @@ export class Pipeline implements Admission {
     this.#lastReceivedAt = Date.now()
     this.#metrics.received.inc(batch.replies.length)
     if (batch.redelivered > 0) this.#metrics.redelivered.inc(batch.redelivered)
+    this.#pendingAfter = batch.pendingAfter
     this.#metrics.consumerPending.set(batch.pendingAfter)
     this.#pump()
   }

@@ -267,6 +267,8 @@ export class Service {
         lateMarginMs: cfg.alarms.late_margin_ms,
         chunk: 5_000,
         push: (id, frame) => liveFeed.event(id, frame),
+        behind: () => (this.#pipeline?.pendingAfter ?? 0) >= 2 * cfg.ingest.batch_size,
+        deferMs: cfg.alarms.backlog_defer_ms,
         log: log.child({ stage: 'alarms' }),
         registry: this.metrics.registry,
       })

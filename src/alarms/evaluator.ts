@@ -34,6 +34,13 @@ export interface EvaluatorOptions {
   readonly chunk: number
   /** Called after COMMIT with a live-feed frame (never throws into the evaluator). */
   readonly push: (machineId: string, frame: string) => void
+  /**
+   * Ingest is behind (a backlog waits in the stream): passes are put off while this holds, for at most
+   * deferMs since the last pass (or the start), so a catch-up drain is not slowed; nothing is skipped (the passes read
+   * the committed readings later). Absent or deferMs 0: never put off.
+   */
+  readonly behind?: () => boolean
+  readonly deferMs?: number
   readonly log: Logger
   /** Where cnc_alarm_* metrics go (absent: not registered). */
   readonly registry?: Registry
@@ -45,6 +52,7 @@ function createAlarmMetrics (registry: Registry | undefined) {
     readings: new Counter({ name: 'cnc_alarm_readings_evaluated_total', help: 'Readings read by the alarm evaluator (each once per machine, for all its rules)', registers }),
     episodes: new Counter({ name: 'cnc_alarm_episodes_total', help: 'Alarm episodes opened and cleared', labelNames: ['event'] as const, registers }),
     failures: new Counter({ name: 'cnc_alarm_evaluation_failures_total', help: 'Alarm evaluation transactions that failed (retried at the next interval)', registers }),
+    deferred: new Counter({ name: 'cnc_alarm_passes_deferred_total', help: 'Evaluation passes put off while ingest worked through a backlog (alarms.backlog_defer_ms)', registers }),
     seconds: new Histogram({ name: 'cnc_alarm_evaluation_seconds', help: 'Time of one alarm evaluation transaction (one machine, up to one chunk of readings)', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers }),
   }
 }
@@ -54,7 +62,22 @@ interface Dirty { maxUs: number, lastCommitAt: number, doneUs: number }
 interface StateRow { rule: string, through: string, phase: string, since: string | null, peak: number | null, alarm_id: string | null }
 
 const US = (col: string): string => `(extract(epoch FROM ${col}) * 1000000)::int8::text`
-const TS = (n: number): string => `('epoch'::timestamptz + $${n}::int8 * interval '1 microsecond')`
+/** µs since the epoch (an int8 expression) → timestamptz; TS(n): of parameter $n. */
+const AT = (col: string): string => `('epoch'::timestamptz + ${col} * interval '1 microsecond')`
+const TS = (n: number): string => AT(`$${n}::int8`)
+/** The rules' states of one machine, as parallel arrays (one row per rule). */
+interface StateColumns {
+  readonly rule: string[]
+  readonly through: number[]
+  readonly phase: string[]
+  readonly since: Array<number | null>
+  readonly peak: Array<number | null>
+  readonly alarmId: Array<string | null>
+}
+const SAVE_STATES = `INSERT INTO alarm_state (machine_id, rule, through, phase, since, peak, alarm_id)
+  SELECT $1, u.rule, ${AT('u.through')}, u.phase, ${AT('u.since')}, u.peak, u.alarm_id
+    FROM unnest($2::text[], $3::int8[], $4::text[], $5::int8[], $6::float8[], $7::int8[]) AS u(rule, through, phase, since, peak, alarm_id)
+  ON CONFLICT (machine_id, rule) DO UPDATE SET through = EXCLUDED.through, phase = EXCLUDED.phase, since = EXCLUDED.since, peak = EXCLUDED.peak, alarm_id = EXCLUDED.alarm_id`
 const DISCOVER = `WITH RECURSIVE m AS (
   (SELECT machine_id FROM sensor_data ORDER BY machine_id LIMIT 1)
   UNION ALL
@@ -74,6 +97,8 @@ export class AlarmEvaluator {
   #running: Promise<void> | undefined
   #closed = false
   #discovered = false
+  /** When the last pass started (at first: when the evaluator was made). */
+  #lastPassAt = Date.now()
 
   constructor (pool: pg.Pool, opts: EvaluatorOptions) {
     this.#pool = pool
@@ -146,8 +171,14 @@ export class AlarmEvaluator {
     await this.#running
   }
 
-  /** One pass over the dirty machines (public for tests). */
+  /** One pass over the dirty machines (public for tests), unless put off while ingest is behind. */
   async runOnce (): Promise<void> {
+    const deferMs = this.#opts.deferMs ?? 0
+    if (deferMs > 0 && this.#opts.behind?.() === true && Date.now() - this.#lastPassAt < deferMs) {
+      this.#metrics.deferred.inc()
+      return
+    }
+    this.#lastPassAt = Date.now()
     if (!this.#discovered) await this.#discover()
     for (const [id, d] of [...this.#dirty]) {
       if (this.#closed) return
@@ -189,6 +220,7 @@ export class AlarmEvaluator {
       if (full) rows = await this.#wholeInstants(client, machineId, rows)
       if (rows.length === 0) { await client.query('COMMIT'); return false }
       const last = Number(rows[rows.length - 1]?.us)
+      const states: StateColumns = { rule: [], through: [], phase: [], since: [], peak: [], alarmId: [] }
       for (let k = 0; k < rules.length; k++) {
         const rule = rules[k] as AlarmRule
         const through = throughs[k] as number
@@ -207,12 +239,15 @@ export class AlarmEvaluator {
         if (phase.type === 'active' && phase.alarmId !== null && phase.peak !== startPeak) {
           await client.query('UPDATE alarms SET peak_value = $2 WHERE id = $1', [phase.alarmId, phase.peak])
         }
-        await client.query(
-          `INSERT INTO alarm_state (machine_id, rule, through, phase, since, peak, alarm_id) VALUES ($1, $2, ${TS(3)}, $4, ${TS(5)}, $6, $7)
-           ON CONFLICT (machine_id, rule) DO UPDATE SET through = EXCLUDED.through, phase = EXCLUDED.phase, since = EXCLUDED.since, peak = EXCLUDED.peak, alarm_id = EXCLUDED.alarm_id`,
-          [machineId, rule.name, Math.max(last, through), phase.type, phase.type === 'idle' ? null : phase.since,
-            phase.type === 'idle' ? null : phase.peak, phase.type === 'active' ? phase.alarmId : null])
+        states.rule.push(rule.name)
+        states.through.push(Math.max(last, through))
+        states.phase.push(phase.type)
+        states.since.push(phase.type === 'idle' ? null : phase.since)
+        states.peak.push(phase.type === 'idle' ? null : phase.peak)
+        states.alarmId.push(phase.type === 'active' ? phase.alarmId : null)
       }
+      // Every rule's state in one statement (one round trip, not one per rule).
+      await client.query(SAVE_STATES, [machineId, states.rule, states.through, states.phase, states.since, states.peak, states.alarmId])
       await client.query('COMMIT')
       this.#metrics.readings.inc(rows.length)
       this.#metrics.seconds.observe((performance.now() - started) / 1000)

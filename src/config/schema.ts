@@ -317,6 +317,8 @@ export const configSchema = {
         interval_ms: int(100, 600_000, 1_000),
         /** Readings are evaluated once this far behind a machine's newest (or once it committed nothing this long). */
         late_margin_ms: int(0, 3_600_000, 5_000),
+        /** While a backlog of at least two batches waits in the stream, passes are put off up to this long (0 = never). */
+        backlog_defer_ms: int(0, 3_600_000, 30_000),
       },
     },
   },

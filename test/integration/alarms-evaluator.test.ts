@@ -139,6 +139,42 @@ describe('alarm evaluator (PostgreSQL)', () => {
     })
   }
 
+  it('puts passes off while ingest is behind, at most backlog_defer_ms since the last pass, and then evaluates everything', async () => {
+    await pool.query('TRUNCATE sensor_data, alarms, alarm_state')
+    const readings = series(0)
+    await pool.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, spindle_load_percent)
+      SELECT 'epoch'::timestamptz + u * interval '1 microsecond', m, te, 0, l FROM unnest($1::int8[], $2::text[], $3::float8[], $4::float8[]) AS x(u, m, te, l)`,
+    [readings.map((r) => r.us), readings.map((r) => r.machine), readings.map((r) => r.temperature), readings.map((r) => r.load)])
+    let behind = true
+    let deferMs = 60_000
+    const registry = new Registry()
+    const e = new AlarmEvaluator(pool, { rules: RULES, intervalMs: 60_000, lateMarginMs: 0, chunk: 1_000, push: () => {}, log: silentLog, registry, behind: () => behind, get deferMs () { return deferMs } })
+    const evaluated = async (): Promise<number> => (await registry.getSingleMetric('cnc_alarm_readings_evaluated_total')?.get())?.values[0]?.value ?? 0
+    const deferred = async (): Promise<number> => (await registry.getSingleMetric('cnc_alarm_passes_deferred_total')?.get())?.values[0]?.value ?? 0
+    // Behind, within the bound (counted from the start): put off, nothing read.
+    await e.runOnce()
+    assert.equal(await deferred(), 1)
+    assert.equal(await evaluated(), 0)
+    // Behind for longer than the bound: the pass runs and evaluates what is stored.
+    deferMs = 1
+    await new Promise((resolve) => setTimeout(resolve, 5))
+    await e.runOnce()
+    assert.equal(await deferred(), 1)
+    assert.equal(await evaluated(), N)
+    e.committed(batchOf(readings))
+    // Behind again, within the bound of that pass: put off.
+    deferMs = 60_000
+    await e.runOnce()
+    assert.equal(await deferred(), 2)
+    // Caught up: passes run whatever the bound.
+    behind = false
+    await e.runOnce()
+    assert.equal(await deferred(), 2)
+    const [{ n }] = await t.query<{ n: string }>('SELECT count(*) AS n FROM alarm_state WHERE through = (SELECT max(time) FROM sensor_data)') as [{ n: string }]
+    assert.equal(Number(n), RULES.filter((r) => r.machines === undefined || r.machines.some((m) => MACHINES[0]?.startsWith(m.replace('*', '')))).length)
+    await e.close()
+  })
+
   it('GET /api/v1/alarms pages through every episode once, newest first, with the filters kept in the cursor', async () => {
     const plant = t.config().plant
     const server = new ApiServer({
