@@ -1,7 +1,8 @@
 /**
  * Per reading: decodeBatch (JSON.parse · validate · binary COPY encode, generated from the field
- * descriptor); side by side, the Reading JSON serializers derived from the descriptor (a loop over
- * a key table) and the hand-written templates they replaced (lib/row-json.ts). Short runs:
+ * descriptor), and the Reading JSON serializers derived from the descriptor (a loop over a key
+ * table). The hand-written templates they replaced were measured beside them once (README, "Adding a
+ * reading field": same output, same speed within the spread) and then removed. Short runs:
  *   flock -s /tmp/cnc-cpu.lock node --import tsx bench/reading-codec.ts
  */
 import { Bench } from 'tinybench'
@@ -10,7 +11,6 @@ import { decodeBatch } from '../src/parse/decode-batch.js'
 import { payloadJson, rowJson } from '../src/api/reading-json.js'
 import type { ReadingRow } from '../src/reading-fields.js'
 import { readingPayloads } from './lib/payloads.js'
-import { templatePayloadJson, templateRowJson } from './lib/row-json.js'
 
 const N = 5000
 const payloads = readingPayloads(N, 'CODEC')
@@ -34,14 +34,8 @@ const tasks: Record<string, () => void> = {
     const b = decodeBatch({ ...raw, bytes: raw.bytes.slice(), offsets: raw.offsets.slice() })
     sink += b.copy.byteLength
   },
-  [`row → JSON, template ${N}`]: () => { for (const r of rows) sink += templateRowJson('"CODEC-001"', r).length },
   [`row → JSON, descriptor ${N}`]: () => { for (const r of rows) sink += rowJson('"CODEC-001"', r).length },
-  [`payload → JSON, template ${N}`]: () => { for (const t of texts) sink += (templatePayloadJson(t) ?? '').length },
   [`payload → JSON, descriptor ${N}`]: () => { for (const t of texts) sink += (payloadJson(t) ?? '').length },
-}
-for (const [i, t] of texts.entries()) {
-  if (rowJson('"x"', rows[i] as ReadingRow) !== templateRowJson('"x"', rows[i] as ReadingRow)) throw new Error('row JSON differs')
-  if (payloadJson(t) !== templatePayloadJson(t)) throw new Error('payload JSON differs')
 }
 // Each task three times, interleaved, and the best mean kept: this box is shared and busy.
 const ROUNDS = 3
