@@ -22,8 +22,10 @@ export function readingFrame (list: readonly string[]): string {
  * pending: the machine's newest unsent row, as its raw payload text or, when that is longer than
  * MAX_PENDING_CHARS (a publisher's extra fields), already as Reading JSON (json = true), which the
  * message contract bounds (id ≤ 128, state ≤ 64 characters, numbers): a slot holds ≤ ~2 KB.
+ * sentTime: the reading time of the row last sent; an older row committed later (batches commit
+ * concurrently) is skipped, so a throttled client never steps back in time while the slot lives.
  */
-interface Slot { last: number, pending: string | null, json: boolean, pendingTime: number }
+interface Slot { last: number, pending: string | null, json: boolean, pendingTime: number, sentTime: number }
 
 /**
  * Bounds of the per-machine table. A slot matters only while its machine has a pending row or was
@@ -101,14 +103,17 @@ export class LiveThrottle {
           if (json !== null) out.set(id, [json])
           continue
         }
-        this.#slots.set(id, slot = { last: -Infinity, pending: null, json: false, pendingTime: -Infinity })
+        this.#slots.set(id, slot = { last: -Infinity, pending: null, json: false, pendingTime: -Infinity, sentTime: -Infinity })
       }
-      if (slot.pending !== null) {
+      if (t < slot.sentTime) {
+        skipped++
+      } else if (slot.pending !== null) {
         skipped++
         if (t >= slot.pendingTime) this.#hold(slot, text(r), t)
       } else if (now - slot.last >= this.#intervalMs) {
         const json = payloadJson(text(r))
         slot.last = now
+        slot.sentTime = t
         if (json !== null) out.set(id, [json])
       } else {
         this.#hold(slot, text(r), t)
@@ -161,6 +166,7 @@ export class LiveThrottle {
       const json = slot.json ? slot.pending : payloadJson(slot.pending)
       slot.pending = null
       slot.last = now
+      slot.sentTime = slot.pendingTime
       this.#pending.delete(id)
       if (json !== null) out.set(id, [json])
     }
