@@ -371,14 +371,18 @@ export class LiveFeed {
       c.all = true
     } else if (sub !== undefined && !c.all) {
       const fresh = new Set(sub.filter((id) => !c.machines.has(id)))
-      const max = this.#opts.maxSubscriptionsPerClient
-      if (c.machines.size + fresh.size > max) {
-        fail(LiveErrorCode.tooManySubscriptions, `at most ${max} machines per client (live.max_subscriptions_per_client); use "*" for all`)
+      if (c.machines.size + fresh.size > this.#opts.maxSubscriptionsPerClient) {
+        fail(LiveErrorCode.tooManySubscriptions, this.#tooMany())
         return
       }
       for (const id of fresh) { c.machines.add(id); ws.subscribe(machineTopic(c, id)) }
     }
     this.#subscribed(ws, c, c.all ? null : [...c.machines].sort(compareIds))
+  }
+
+  /** The message of a too_many_subscriptions refusal (subscribe or resume). */
+  #tooMany (): string {
+    return `at most ${this.#opts.maxSubscriptionsPerClient} machines per client (live.max_subscriptions_per_client); use "*" for all`
   }
 
   /** The answer to a subscribe, unsubscribe or resume: what the connection holds now (null: "*"). */
@@ -404,7 +408,7 @@ export class LiveFeed {
     }
     const machines = sub === ALL ? [] : [...new Set(sub)]
     if (machines.length > o.maxSubscriptionsPerClient) {
-      fail(LiveErrorCode.tooManySubscriptions, `at most ${o.maxSubscriptionsPerClient} machines per client (live.max_subscriptions_per_client); use "*" for all`)
+      fail(LiveErrorCode.tooManySubscriptions, this.#tooMany())
       return
     }
     this.#setExact(ws, c, true)

@@ -13,7 +13,7 @@ import { READING_FIELDS } from '../reading-fields.js'
 import { isoUtc } from '../store/machines.js'
 import type { SqlClient } from '../write/sql-client.js'
 import { compareIds, type LiveCursor } from './live-cursor.js'
-import { payloadJson } from './reading-json.js'
+import { rowFieldsJson } from './reading-json.js'
 
 export type ResumeHead = { readonly ok: true, readonly head: number } | { readonly ok: false }
 
@@ -38,7 +38,8 @@ export interface ReplayChunk {
   readonly next: LiveCursor | null
 }
 
-const COLUMNS = [`${isoUtc('s.time')} AS timestamp`, ...READING_FIELDS.map((f) => `s.${f.name}`)].join(', ')
+const FIELD_NAMES = READING_FIELDS.map((f) => f.name)
+const COLUMNS = [`${isoUtc('s.time')} AS timestamp`, ...FIELD_NAMES.map((f) => `s.${f}`)].join(', ')
 
 /**
  * The frames of at most `commits` commits after `from` (and of commit `from.commitNo` itself, those
@@ -76,13 +77,14 @@ export async function replayChunk (db: SqlClient, from: LiveCursor, head: number
       ORDER BY s.time`, [minMs, maxMs, lo, hi, [...commitOf.keys()], machines])
   const byCommit = new Map<number, Map<string, string[]>>()
   for (const r of rows) {
+    const machineId = r.machine_id
     const commitNo = commitOf.get(r.live_tx) as number
-    if (commitNo === from.commitNo && from.machine !== null && compareIds(r.machine_id, from.machine) <= 0) continue
-    const json = payloadJson(JSON.stringify(r))
-    if (json === null) continue
+    if (commitNo === from.commitNo && from.machine !== null && compareIds(machineId, from.machine) <= 0) continue
+    // Serialized as /data serializes a stored row (ReadingRow: timestamp, then READING_FIELDS).
+    const json = `{"machine_id":${JSON.stringify(machineId)},${rowFieldsJson([r.timestamp, ...FIELD_NAMES.map((f) => r[f])], 0)}}`
     let perMachine = byCommit.get(commitNo)
     if (perMachine === undefined) byCommit.set(commitNo, perMachine = new Map())
-    const key = machines === null ? '' : r.machine_id
+    const key = machines === null ? '' : machineId
     const list = perMachine.get(key)
     if (list === undefined) perMachine.set(key, [json])
     else list.push(json)

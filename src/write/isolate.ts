@@ -17,7 +17,7 @@
  * number (live_commits): the caller settles it and publishes it to the live feed as the
  * transaction it is, so resume cursors stay exact across a bisection.
  */
-import type { CommitResult, ParsedBatch, Rejection } from '../contracts.js'
+import type { Committed, ParsedBatch, Rejection } from '../contracts.js'
 import { RejectCode } from '../errors.js'
 import { withoutMessages, type BatchMeta, type CopyWriter } from './copy-writer.js'
 import { classifyPgError, failureSignature } from './sqlstate.js'
@@ -35,10 +35,8 @@ export interface IsolateResult {
   readonly error?: Error
 }
 
-export type CommittedPart = Extract<CommitResult, { type: 'committed' }>
-
 /** A committed part: its result, and the messages it settled (1, indexed as meta.streamSeq). */
-export type OnPart = (r: CommittedPart, settled: Uint8Array) => void
+export type OnPart = (r: Committed, settled: Uint8Array) => void
 
 export async function writeIsolating (writer: CopyWriter, batch: ParsedBatch, meta: BatchMeta, signature: string, onPart: OnPart = () => {}): Promise<IsolateResult> {
   const started = performance.now()
