@@ -55,7 +55,7 @@ export class DbGate {
   get waiting (): number { return this.#light.length + this.#heavy.length }
   get inUse (): number { return this.#used }
 
-  /** A pg.Pool whose query() is admitted through this gate (the only method the store calls). */
+  /** A pg.Pool whose query() and connect() are admitted through this gate (the only methods the store calls). */
   wrap (pool: pg.Pool): pg.Pool {
     const query = async (...args: unknown[]): Promise<unknown> => {
       const release = await this.acquire(this.context.getStore() ?? { heavy: false, onAbort: () => {} })
@@ -65,7 +65,27 @@ export class DbGate {
         release()
       }
     }
-    return new Proxy(pool, { get: (target, key, receiver) => key === 'query' ? query : Reflect.get(target, key, receiver) as unknown })
+    // A checked-out client (COPY reads) holds its slot until client.release().
+    const connect = async (): Promise<pg.PoolClient> => {
+      const release = await this.acquire(this.context.getStore() ?? { heavy: false, onAbort: () => {} })
+      let client: pg.PoolClient
+      try {
+        client = await pool.connect()
+      } catch (err) {
+        release()
+        throw err
+      }
+      const give = client.release.bind(client)
+      client.release = (err?: Error | boolean) => {
+        client.release = give
+        release()
+        give(err)
+      }
+      return client
+    }
+    return new Proxy(pool, {
+      get: (target, key, receiver) => key === 'query' ? query : key === 'connect' ? connect : Reflect.get(target, key, receiver) as unknown,
+    })
   }
 
   acquire (ctx: DbContext): Promise<() => void> {

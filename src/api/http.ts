@@ -157,7 +157,7 @@ export class Exchange {
   }
 
   /** Sends a complete response (corked). No-op after an abort or a previous answer. */
-  send (status: number, body: string, contentType = JSON_TYPE, headers: Readonly<Record<string, string>> = {}): void {
+  send (status: number, body: string | Uint8Array, contentType = JSON_TYPE, headers: Readonly<Record<string, string>> = {}): void {
     if (this.#aborted || this.#done) return
     this.#done = true
     const closeConnection = headers.Connection === 'close'
@@ -188,7 +188,7 @@ export class Exchange {
    * can be dropped by uWS when the callback that resolved it returns true (observed: the stream
    * stalled after ~4 MB). Memory per request: one chunk being serialized plus what uWS buffered.
    */
-  stream (chunks: Iterator<string>, headers: Readonly<Record<string, string>> = {}): Promise<void> {
+  stream (chunks: Iterator<string | Uint8Array>, headers: Readonly<Record<string, string>> = {}): Promise<void> {
     if (this.#aborted || this.#done) return Promise.resolve()
     this.#done = true
     const res = this.#res
@@ -315,4 +315,28 @@ export async function sendRows<R> (ex: Exchange, head: string, rows: readonly R[
     yield second.value
     yield * chunks
   })())
+}
+
+/** Bytes of a response body per streamed chunk (sendParts). */
+const CHUNK_BYTES = 64 * 1024
+
+function * sliced (parts: ReadonlyArray<string | Buffer>): Generator<string | Uint8Array> {
+  for (const p of parts) {
+    if (typeof p === 'string') yield p
+    else for (let i = 0; i < p.length; i += CHUNK_BYTES) yield p.subarray(i, i + CHUNK_BYTES)
+  }
+}
+
+/**
+ * Sends a 200 response whose body is `parts` in order (text and bytes already encoded): one end()
+ * when it fits a chunk, else streamed in chunks with backpressure (Exchange.stream).
+ */
+export async function sendParts (ex: Exchange, parts: ReadonlyArray<string | Buffer>, headers: Readonly<Record<string, string>> = {}): Promise<void> {
+  let bytes = 0
+  for (const p of parts) bytes += typeof p === 'string' ? Buffer.byteLength(p) : p.length
+  if (bytes <= CHUNK_BYTES) {
+    ex.send(200, Buffer.concat(parts.map((p) => typeof p === 'string' ? Buffer.from(p) : p), bytes), JSON_TYPE, headers)
+    return
+  }
+  await ex.stream(sliced(parts), headers)
 }

@@ -15,10 +15,15 @@
  * a group: the group's rows are dropped from the time-ordered part and taken again in key order
  * (readingsInGroup), as many as the page has room for. So only pages that touch a group larger
  * than the room left pay for ordering it.
+ *
+ * Most pages touch no such group: readPageJson answers them as JSON bytes straight from COPY
+ * (copy-json.ts), the same bytes as readPage's rows through reading-json.ts, and hands the rest to
+ * readPage.
  */
 import type pg from 'pg'
 import { READING_FIELDS } from '../reading-fields.js'
-import { groupKey, readingsAfter, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
+import { groupKey, readingsAfter, readingsAfterCopy, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
+import { copyRowsToJson } from './copy-json.js'
 import { cursorMicros } from './params.js'
 
 /** What PostgreSQL parses back as float8 (String(number) writes these), and int4. */
@@ -128,4 +133,25 @@ export async function readPage (db: pg.Pool, id: string, afterIso: string, key: 
   if (g.length <= left) return { rows: out, next: { t: boundary, k: null, n: 0 } }
   const last = lastKey(taken)
   return { rows: out, next: { t: boundary, k: last.key, n: last.equal } }
+}
+
+/** A page as Reading JSON bytes: the rows joined by commas, without brackets. */
+export interface JsonPage {
+  readonly body: Buffer
+  readonly count: number
+  readonly next: Page['next']
+}
+
+/**
+ * readPage for a position between groups (`afterIso`, key null), as JSON of machine `idJson`;
+ * null when the page would end inside a group of equal timestamps (then readPage orders it), or
+ * holds a timestamp copy-json.ts does not convert.
+ */
+export async function readPageJson (db: pg.Pool, id: string, idJson: string, afterIso: string, endIso: string, limit: number): Promise<JsonPage | null> {
+  const copy = await readingsAfterCopy(db, id, afterIso, endIso, limit + 1)
+  const page = copyRowsToJson(copy, idJson, limit)
+  if (page === null) return null
+  if (page.nextTime === null) return { body: page.body, count: page.count, next: null }
+  if (page.lastTime === null || page.nextTime === page.lastTime) return null
+  return { body: page.body, count: page.count, next: { t: page.lastTime, k: null, n: 0 } }
 }

@@ -11,11 +11,11 @@
  * the index whatever the window, so default windows page through everything via `next`.
  * Paging: reading-pages.ts (each page at most `limit` rows, also inside a group of equal timestamps).
  */
-import { ApiErrorCode, HttpError, badParam, sendRows, type Exchange } from './http.js'
+import { ApiErrorCode, HttpError, badParam, sendParts, sendRows, type Exchange } from './http.js'
 import type { HttpMetrics } from './http-metrics.js'
 import { TurnBatch, type Detached } from './turn-batch.js'
 import { HOUR_MICROS, MAX_MICROS, MAX_RANGE_DAYS, MIN_MICROS, checkRange, cursorParam, encodeCursor, enumParam, hourWindow, intParam, machineIdParam, microsToIso, nowMicros, timeParam } from './params.js'
-import { checkCursor, readPage } from './reading-pages.js'
+import { checkCursor, readPage, readPageJson, type JsonPage, type Page } from './reading-pages.js'
 import type { Route } from './router.js'
 import { AGGS, type BucketRow } from '../store/buckets.js'
 import { latestReadings } from '../store/readings.js'
@@ -133,21 +133,29 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detache
     const cursor = cursorParam(ex, checkCursor(id))
     const { start, end } = cursor ?? dataWindow(ex, metrics)
     const endIso = microsToIso(end)
-    const page = cursor === undefined
-      ? await readPage(store().db, id, microsToIso(start - 1n), null, 0, endIso, limit)
-      : await readPage(store().db, id, microsToIso(cursor.t), cursor.k, cursor.n, endIso, limit)
-    if (ex.aborted) return
-    const next = page.next === null ? null : encodeCursor({ v: 2, m: id, ...page.next, s: microsToIso(start), e: endIso })
+    const afterIso = microsToIso(cursor === undefined ? start - 1n : cursor.t)
     const idJson = JSON.stringify(id)
+    const { db } = store()
+    // Pages that end between two timestamps (nearly all) go from COPY to JSON bytes (reading-pages.ts).
+    const fast = cursor === undefined || cursor.k === null ? await readPageJson(db, id, idJson, afterIso, endIso, limit) : null
+    const page: JsonPage | Page = fast ?? await readPage(db, id, afterIso, cursor?.k ?? null, cursor?.n ?? 0, endIso, limit)
+    if (ex.aborted) return
+    const count = 'body' in page ? page.count : page.rows.length
+    const next = page.next === null ? null : encodeCursor({ v: 2, m: id, ...page.next, s: microsToIso(start), e: endIso })
+    const headers: Record<string, string> = {}
+    let head = ''
+    let tail = ']'
     if (!envelope) {
-      const headers: Record<string, string> = { [COUNT_HEADER]: String(page.rows.length) }
+      headers[COUNT_HEADER] = String(count)
       if (next !== null) headers.Link = `</api/v1/machines/${encodeURIComponent(id)}/data?cursor=${next}&limit=${limit}>; rel="next"`
-      await sendArray(ex, page.rows, idJson, headers)
-      return
+    } else {
+      head = `{"machine_id":${idJson},"start_time":"${microsToIso(start)}","end_time":"${endIso}","limit":${limit},` +
+        `"count":${count},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
+      tail = ']}'
     }
-    const head = `{"machine_id":${idJson},"start_time":"${microsToIso(start)}","end_time":"${endIso}","limit":${limit},` +
-      `"count":${page.rows.length},"has_more":${next !== null},"next_cursor":${next === null ? 'null' : `"${next}"`},"data":`
-    await sendRows(ex, head, page.rows, (r) => rowJson(idJson, r))
+    if ('body' in page) await sendParts(ex, [head + '[', page.body, tail], headers)
+    else if (envelope) await sendRows(ex, head, page.rows, (r) => rowJson(idJson, r))
+    else await sendArray(ex, page.rows, idJson, headers)
   }
 
   async function getLatest (ex: Exchange): Promise<void> {

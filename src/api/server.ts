@@ -67,7 +67,7 @@ export interface ServerDeps {
  * Routes whose queries may run long (fleet-wide, or a window of up to 366 days): they share at
  * most database.api_pool_size − 1 connections (db-gate.ts), so one-row reads always get one.
  */
-const HEAVY_ROUTES = new Set(['/api/v1/fleet/latest', '/api/v1/machines/:id/data', '/api/v1/machines/:id/states', '/api/v1/rejected', '/api/v1/machines'])
+const HEAVY_ROUTES = new Set(['/api/v1/fleet/latest', '/api/v1/machines/:id/data', '/api/v2/machines/:id/data', '/api/v1/machines/:id/states', '/api/v1/rejected', '/api/v1/machines'])
 
 /** A route behind the Host check (routes that need the token, while none is set) and the DB gate's context. */
 function guarded (r: Route, gate: DbGate, hosts: HostCheck | null, metrics: HttpMetrics): Route {

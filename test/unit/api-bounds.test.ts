@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { ParsedBatch } from '../../src/contracts.js'
+import pg from 'pg'
 import { DbGate, MAX_WAITING } from '../../src/api/db-gate.js'
+import { PG_ADMIN_URL } from '../helpers/test-env.js'
 import { hostCheck, hostName, originCheck } from '../../src/api/edge.js'
 import { HttpError } from '../../src/api/http.js'
 import { LiveThrottle, MAX_PENDING_CHARS, MAX_SLOTS, type MachineRows } from '../../src/api/live-throttle.js'
@@ -126,6 +128,29 @@ describe('database admission gate', () => {
     assert.equal(gate.waiting, 0)
     held()
     assert.equal(gate.inUse, 0)
+  })
+
+  it('admits a checked-out client (COPY reads) through the same slots, held until release', async () => {
+    const pool = new pg.Pool({ connectionString: PG_ADMIN_URL, max: 1 })
+    try {
+      const gate = new DbGate(1, 5_000)
+      const db = gate.wrap(pool)
+      const client = await db.connect()
+      assert.equal(gate.inUse, 1)
+      let answered = false
+      const query = db.query('SELECT 1').then(() => { answered = true })
+      await new Promise((resolve) => setImmediate(resolve))
+      assert.equal(gate.waiting, 1, 'the query waits for the slot, not in pg-pool')
+      assert.equal(answered, false)
+      client.release()
+      await query
+      assert.equal(gate.inUse, 0)
+      const again = await db.connect()
+      again.release(new Error('discarded'))
+      assert.equal(gate.inUse, 0)
+    } finally {
+      await pool.end()
+    }
   })
 })
 
