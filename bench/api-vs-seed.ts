@@ -18,7 +18,7 @@
  * The box is shared: figures are a floor, the ratio between the two servers is what counts.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -26,57 +26,10 @@ import { createBenchEnv, NATS_URL, sleep } from './lib/env.js'
 import { CpuSplit } from './lib/procstat.js'
 import { renderTable, type Row } from './lib/report.js'
 import { startService } from './lib/service.js'
+import { insertWindowReadings, windowsScript, WINDOW_MACHINE as MACHINE, wrk, type WrkResult } from './lib/wrk.js'
 
 const SECONDS = Number(process.env.API_VS_SECONDS ?? 6)
 const SEED_GO = process.env.SEED_GO_BIN ?? '/tmp/cnc-baselines/seed-go-bin/monitor'
-const MACHINE = 'CNC-BENCH-01'
-const READINGS = 200_000
-/** Data starts here; reading k is at BASE + k × 0.1 s. */
-const BASE_S = Date.UTC(2025, 6, 13) / 1000
-/** A window of 10,000 readings: [s, s + 999.9 s], both bounds inclusive in both servers. */
-const WINDOW_TENTHS = 9_999
-
-interface WrkResult { rps: number, p50ms: number, p99ms: number, errors: number }
-
-/** wrk's Lua: every request a different 10,000-row window, start on the data's 0.1 s grid. */
-function windowsScript (dir: string): string {
-  const file = join(dir, 'windows.lua')
-  writeFileSync(file, `
-local base = ${BASE_S}
-local span = ${READINGS - WINDOW_TENTHS - 1}
-local function iso (tenths)
-  local s = base + math.floor(tenths / 10)
-  return os.date("!%Y-%m-%dT%H:%M:%S", s) .. "." .. (tenths % 10) .. "Z"
-end
-function setup (thread) thread:set("seed", math.random(1, 1000000)) end
-function init () math.randomseed(seed + os.time()) end
-function request ()
-  local t = math.random(0, span)
-  return wrk.format("GET", "/api/v1/machines/${MACHINE}/data?start_time=" .. iso(t) .. "&end_time=" .. iso(t + ${WINDOW_TENTHS}) .. "&limit=10000")
-end
-`)
-  return file
-}
-
-const unitMs = (v: string, unit: string): number => Number(v) * (unit === 'us' ? 1e-3 : unit === 's' ? 1e3 : unit === 'm' ? 6e4 : 1)
-
-async function wrk (url: string, connections: number, seconds: number, script?: string): Promise<WrkResult> {
-  const args = ['-t', String(Math.min(2, connections)), '-c', String(connections), '-d', `${seconds}s`, '--latency', '--timeout', '10s']
-  if (script !== undefined) args.push('-s', script)
-  const child = spawn('wrk', [...args, url], { stdio: ['ignore', 'pipe', 'inherit'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => { out += d.toString() })
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  if (code !== 0) throw new Error(`wrk exited with ${code}: ${out}`)
-  const pct = (p: string): number => {
-    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, 'm').exec(out)
-    return m === null ? NaN : unitMs(m[1] as string, m[2] as string)
-  }
-  const errors = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
-    (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out)?.slice(1).reduce((s, x) => s + Number(x), 0) ?? 0)
-  return { rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50ms: pct('50'), p99ms: pct('99'), errors }
-}
-
 /** wrk with a CPU meter around it: cores used by `pid` and by all postgres processes. */
 async function wrkCpu (pid: number, url: string, connections: number, seconds: number, script?: string): Promise<WrkResult & { server: number, postgres: number }> {
   const cpu = new CpuSplit(pid)
@@ -144,16 +97,9 @@ export async function runApiVsSeed (seconds = SECONDS): Promise<Row[]> {
       if (Date.now() > readyBy) throw new Error('our service was not ready within 60 s')
       await sleep(100)
     }
-    await env.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, y_pos_mm, z_pos_mm,
-        feed_rate_actual, spindle_load_percent, machine_state, active_program_line, total_power_kw)
-      SELECT to_timestamp(${BASE_S}) + g * interval '100 ms', '${MACHINE}', round((40 + 5 * sin(g / 50.0))::numeric, 2),
-        12000 + (g % 50) * 20, round((g % 10000) / 7.0, 3), round((g % 7000) / 9.0, 3), -round((g % 3000) / 11.0, 3),
-        500 + g % 100, round((30 + 20 * cos(g / 80.0))::numeric, 1), CASE WHEN g % 1000 < 900 THEN 'RUNNING' ELSE 'IDLE' END,
-        g % 5000, round((5 + (g % 40) / 10.0)::numeric, 2)
-      FROM generate_series(0, ${READINGS - 1}) g`)
+    await insertWindowReadings((sql) => env.query(sql))
     await env.query(`INSERT INTO machines (id, name, location, controller_type, max_spindle_speed_rpm, axis_count)
       SELECT 'CNC-BENCH-' || lpad(m::text, 2, '0'), 'Mill ' || m, 'Hall ' || (m % 3), 'Fanuc 31i', 12000, 5 FROM generate_series(1, 20) m`)
-    await env.query('VACUUM ANALYZE sensor_data')
     await env.query('VACUUM ANALYZE machines')
     const goPort = 20_000 + (process.pid % 20_000)
     go = await startSeedGo(env, goPort)

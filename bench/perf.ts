@@ -10,8 +10,10 @@
  *   5 live       publish→commit latency: p99 at 10k msg/s on a settled database and right after a drain,
  *                other fixed rates, highest rate with p99 < 1 s
  *   6 micro      tinybench: per-message decode, pool hand-off, COPY formats and batch sizes
+ *   7 api        issue 16 (full runs only): the query API beside the original Go server (bench/api-vs-seed.ts),
+ *                then the drain with and without 4 clients reading windows (bench/phases/isolation.ts)
  *
- * PERF_ONLY=<names> (any of seed, baselines, drain, batched, live, micro; all by default) runs a subset.
+ * PERF_ONLY=<names> (any of seed, baselines, drain, batched, live, micro, api; all by default) runs a subset.
  * PERF_QUICK=1 runs a cut-down version (well under a minute, baselines skipped) for CI smoke; it asserts
  * nothing about speed. Output: one table on stdout, bench/results/<timestamp>.json (PERF_RESULTS_DIR to
  * change), and in full mode the generated block of bench/RESULTS.md. Exit code 1 when an integrity check
@@ -31,6 +33,7 @@ import { drainLine, drainOnce, drainRows, DRAIN_DEADLINE_MS, type DrainResult } 
 import { LiveRig, passes, searchSustained, type LiveResult } from './phases/live.js'
 import { micro } from './phases/micro.js'
 import { runApiVsSeed } from './api-vs-seed.js'
+import { runIsolation } from './phases/isolation.js'
 import { seedScenarios } from './phases/seed-scenarios.js'
 
 const QUICK = process.env.PERF_QUICK === '1'
@@ -83,6 +86,10 @@ async function main (): Promise<void> {
     const api = await runApiVsSeed()
     rows.push(...api)
     out.api = api
+    progress('  isolation: the drain with and without 4 clients reading 10,000-row windows (bench/phases/isolation.ts)')
+    const isolation = await runIsolation()
+    rows.push(...isolation)
+    out.isolation = isolation
   }
 
   out.rows = rows

@@ -5,7 +5,7 @@
  * time). Peak RSS is the service's VmHWM (main thread and parser workers are one process); the CPU split
  * is /proc time over the same interval, also given in µs per message.
  */
-import { checkpoint, createBenchEnv } from '../lib/env.js'
+import { checkpoint, createBenchEnv, type BenchEnv } from '../lib/env.js'
 import { watchDrain, type DrainWatch } from '../lib/drain-watch.js'
 import { memoryMb, microsPer, type CpuShares, type CpuUse } from '../lib/procstat.js'
 import { fmtMicros, fmtRate, median, targetCheck, type Row } from '../lib/report.js'
@@ -49,23 +49,10 @@ export async function drainOnce (payloads: readonly Uint8Array[], overrides: Rec
     await checkpoint()
     const service = await startService({ ...env.cnc, ...overrides }, 'drain')
     try {
-      const w = await watchDrain(env, service.pid, { untilSeq: n }, DRAIN_DEADLINE_MS)
-      const mem = memoryMb(service.pid)
-      const [row] = await env.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
-      const rows = Number(row?.n)
-      const done = w.timedOut ? rows : n
-      return {
-        messages: n,
-        seconds: w.seconds,
-        perSec: done / w.seconds,
-        peakRssMb: mem.peak,
-        cpu: w.cpu,
-        cpuMicros: microsPer(w.cpu, done),
-        rowsOk: rows === n,
-        complete: !w.timedOut,
-        endedBy: w.endedBy,
-        ...await batchFigures(service),
-      }
+      return await measureDrain(env, service, { untilSeq: n }, async () => {
+        const [row] = await env.query<{ n: string }>('SELECT count(*) AS n FROM sensor_data')
+        return Number(row?.n)
+      })
     } finally {
       await service.stop()
     }
@@ -74,14 +61,41 @@ export async function drainOnce (payloads: readonly Uint8Array[], overrides: Rec
   }
 }
 
+/**
+ * The drain of stream sequences `fromSeq` < seq ≤ `untilSeq` by a service just started on them (the
+ * clock as watchDrain keeps it), then its memory, rows and batch figures. `rows` counts the backlog's
+ * rows in the database once the drain settled; `clockStopped` runs the moment the clock stops, before
+ * anything else is read (bench/phases/isolation.ts ends its API load there).
+ */
+export async function measureDrain (env: BenchEnv, service: RunningService, range: { fromSeq?: number, untilSeq: number }, rows: () => Promise<number>, clockStopped?: () => Promise<void>): Promise<DrainResult> {
+  const n = range.untilSeq - (range.fromSeq ?? 0)
+  const w = await watchDrain(env, service.pid, range, DRAIN_DEADLINE_MS)
+  await clockStopped?.()
+  const mem = memoryMb(service.pid)
+  const counted = await rows()
+  const done = w.timedOut ? counted : n
+  return {
+    messages: n,
+    seconds: w.seconds,
+    perSec: done / w.seconds,
+    peakRssMb: mem.peak,
+    cpu: w.cpu,
+    cpuMicros: microsPer(w.cpu, done),
+    rowsOk: counted === n,
+    complete: !w.timedOut,
+    endedBy: w.endedBy,
+    ...await batchFigures(service),
+  }
+}
+
 /** Issue 11's targets for the drain, all measured in the same run. */
 export const DRAIN_TARGETS = { overCrude: 1.5, overSeedGo: 40, peakRssMb: 128 } as const
 
 const fmtCpu = (c: CpuShares): string => `${fmtMicros(c.service)} / ${fmtMicros(c.nats)} / ${fmtMicros(c.postgres)}`
 
-/** One progress line per run: rate, memory, CPU per message, batches. */
-export function drainLine (i: number, r: DrainResult): string {
-  return `  drain run ${i}: ${fmtRate(r.perSec)} msg/s committed+acked${r.complete ? '' : ' (NOT settled by the deadline)'}, peak RSS ${r.peakRssMb.toFixed(0)} MB, rows ${r.rowsOk ? 'exact' : 'WRONG'}; CPU µs/msg service / nats-server / postgres ${fmtCpu(r.cpuMicros)} (everything else ${fmtMicros(r.cpuMicros.other)}); ${r.batches} batches of ${r.meanBatch.toFixed(0)}, BEGIN→COMMIT ${r.meanCommitMs.toFixed(0)} ms mean`
+/** One progress line per run (`run`: its number, or what the run was): rate, memory, CPU per message, batches. */
+export function drainLine (run: number | string, r: DrainResult): string {
+  return `  ${typeof run === 'number' ? `drain run ${run}` : run}: ${fmtRate(r.perSec)} msg/s committed+acked${r.complete ? '' : ' (NOT settled by the deadline)'}, peak RSS ${r.peakRssMb.toFixed(0)} MB, rows ${r.rowsOk ? 'exact' : 'WRONG'}; CPU µs/msg service / nats-server / postgres ${fmtCpu(r.cpuMicros)} (everything else ${fmtMicros(r.cpuMicros.other)}); ${r.batches} batches of ${r.meanBatch.toFixed(0)}, BEGIN→COMMIT ${r.meanCommitMs.toFixed(0)} ms mean`
 }
 
 /** The table rows of the drain: median, both ratios (or why not), peak RSS, CPU per message. */
