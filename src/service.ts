@@ -137,6 +137,7 @@ export class Service {
       allowedOrigins: cfg.http.allowed_origins,
       dbSlots: cfg.database.api_pool_size,
       dbWaitMs: cfg.http.db_wait_ms,
+      backlog: { behind: () => this.#ingestBehind(), percent: cfg.http.backlog_heavy_read_percent },
       registry: this.metrics.registry,
       readiness: {
         check: () => this.#readiness(),
@@ -267,7 +268,7 @@ export class Service {
         lateMarginMs: cfg.alarms.late_margin_ms,
         chunk: 5_000,
         push: (id, frame) => liveFeed.event(id, frame),
-        behind: () => (this.#pipeline?.pendingAfter ?? 0) >= 2 * cfg.ingest.batch_size,
+        behind: () => this.#ingestBehind(),
         deferMs: cfg.alarms.backlog_defer_ms,
         log: log.child({ stage: 'alarms' }),
         registry: this.metrics.registry,
@@ -314,6 +315,11 @@ export class Service {
     if (this.#features !== undefined) this.#retention = startRetention(this.#ingestPool, this.#features, cfg.timescale, log.child({ stage: 'write' }))
     this.#state = 'running'
     log.info({ parserThreads: this.#parser.threads, batchSize: cfg.ingest.batch_size, maxInFlight: cfg.ingest.max_in_flight }, 'ingest running')
+  }
+
+  /** Ingest works through a backlog: at least two batches waited in the stream after the last one taken in (alarm passes and heavy reads yield). */
+  #ingestBehind (): boolean {
+    return (this.#pipeline?.pendingAfter ?? 0) >= 2 * this.config.ingest.batch_size
   }
 
   #readiness (): Promise<Record<string, string> | null> {

@@ -13,6 +13,12 @@
  * slots − 1 (1 when the pool has one connection): a light request (one machine's latest reading)
  * always finds a slot within one light query time, however many heavy ones are in flight.
  *
+ * Ingest first: while ingest works through a backlog (`backlog.behind()`), heavy requests run one at
+ * a time and hold a connection at most `backlog.percent` % of the time: after a heavy request held
+ * one for d ms, the next heavy one starts d × (100 / percent − 1) ms after it ended. Reads of long
+ * windows then take their share of both cores (the database's work and the JSON) without halving a
+ * catch-up drain; light requests are never held back. 100 = no limit.
+ *
  * The class comes from the request's context (AsyncLocalStorage, set by server.ts around each
  * handler), so the store functions keep taking a pg.Pool and know nothing of it.
  */
@@ -31,6 +37,12 @@ export interface DbContext {
   readonly onAbort: (cb: () => void) => void
 }
 
+/** Heavy requests yield to an ingest backlog (see the file header). */
+export interface BacklogYield {
+  readonly behind: () => boolean
+  readonly percent: number
+}
+
 interface Waiter { readonly heavy: boolean, readonly grant: () => void, readonly timer: NodeJS.Timeout, done: boolean }
 
 export class DbGate {
@@ -39,17 +51,22 @@ export class DbGate {
   readonly #heavySlots: number
   readonly #waitMs: number
   readonly #busy: () => void
+  readonly #backlog: BacklogYield | undefined
+  /** While behind: the earliest time (performance.now()) the next heavy request may start. */
+  #heavyNotBefore = 0
+  #heavyTimer: NodeJS.Timeout | undefined
   #used = 0
   #heavyUsed = 0
   readonly #light: Waiter[] = []
   readonly #heavy: Waiter[] = []
 
   /** busy: called once per request answered api_busy (a metric). */
-  constructor (slots: number, waitMs: number, busy: () => void = () => {}) {
+  constructor (slots: number, waitMs: number, busy: () => void = () => {}, backlog?: BacklogYield) {
     this.#slots = slots
     this.#heavySlots = Math.max(1, slots - 1)
     this.#waitMs = waitMs
     this.#busy = busy
+    this.#backlog = backlog === undefined || backlog.percent >= 100 ? undefined : backlog
   }
 
   get waiting (): number { return this.#light.length + this.#heavy.length }
@@ -89,7 +106,7 @@ export class DbGate {
   }
 
   acquire (ctx: DbContext): Promise<() => void> {
-    if (this.#free(ctx.heavy)) return Promise.resolve(this.#take(ctx.heavy))
+    if ((ctx.heavy ? this.#heavy : this.#light).length === 0 && this.#free(ctx.heavy)) return Promise.resolve(this.#take(ctx.heavy))
     if (this.waiting >= MAX_WAITING) return Promise.reject(this.#refuse(`${MAX_WAITING} requests are already waiting`))
     return new Promise((resolve, reject) => {
       const w: Waiter = {
@@ -109,18 +126,27 @@ export class DbGate {
   }
 
   #free (heavy: boolean): boolean {
-    return this.#used < this.#slots && (!heavy || this.#heavyUsed < this.#heavySlots)
+    if (this.#used >= this.#slots) return false
+    if (!heavy) return true
+    if (this.#backlog?.behind() === true) return this.#heavyUsed === 0 && performance.now() >= this.#heavyNotBefore
+    return this.#heavyUsed < this.#heavySlots
   }
 
   #take (heavy: boolean): () => void {
     this.#used++
     if (heavy) this.#heavyUsed++
+    const from = performance.now()
     let released = false
     return () => {
       if (released) return
       released = true
       this.#used--
-      if (heavy) this.#heavyUsed--
+      if (heavy) {
+        this.#heavyUsed--
+        const b = this.#backlog
+        const now = performance.now()
+        this.#heavyNotBefore = b !== undefined && b.behind() ? now + (now - from) * (100 / b.percent - 1) : 0
+      }
       this.#next()
     }
   }
@@ -131,12 +157,27 @@ export class DbGate {
       const w = this.#light.length > 0 && this.#free(false)
         ? this.#light.shift()
         : this.#heavy.length > 0 && this.#free(true) ? this.#heavy.shift() : undefined
-      if (w === undefined) return
+      if (w === undefined) {
+        this.#wakeHeavy()
+        return
+      }
       if (w.done) continue
       w.done = true
       clearTimeout(w.timer)
       w.grant()
     }
+  }
+
+  /** Heavy requests wait for their turn under a backlog: look again when it comes. */
+  #wakeHeavy (): void {
+    if (this.#heavy.length === 0 || this.#heavyTimer !== undefined) return
+    const wait = this.#heavyNotBefore - performance.now()
+    if (wait <= 0 || this.#heavyUsed > 0) return
+    this.#heavyTimer = setTimeout(() => {
+      this.#heavyTimer = undefined
+      this.#next()
+    }, Math.ceil(wait))
+    this.#heavyTimer.unref()
   }
 
   /** Removes a waiter that is still queued; false when it was already granted or dropped. */

@@ -11,7 +11,7 @@ import { tokenCheck } from './auth.js'
 import { healthRoutes } from './health.js'
 import { ApiErrorCode, HttpError } from './http.js'
 import { createHttpMetrics, type HttpMetrics } from './http-metrics.js'
-import { DbGate } from './db-gate.js'
+import { DbGate, type BacklogYield } from './db-gate.js'
 import { hostCheck, originCheck, type HostCheck } from './edge.js'
 import { machineRoutes } from './machines.js'
 import { MachineRegistry } from './machine-registry.js'
@@ -53,6 +53,8 @@ export interface ServerDeps {
   readonly dbSlots?: number
   /** http.db_wait_ms: longest wait for a connection before 503 api_busy; default 5000. */
   readonly dbWaitMs?: number
+  /** Heavy reads yield to an ingest backlog (db-gate.ts). */
+  readonly backlog?: BacklogYield
   /** Issue 7: /api/v1/fleet/latest and /machines/:id/states (absent = not mounted). */
   readonly fleet?: FleetOptions
   /** Issue 7: the WebSocket feed at /api/v1/live (absent = not mounted). */
@@ -106,7 +108,7 @@ export class ApiServer {
   async start (): Promise<void> {
     const { host, port, registry, readiness, log } = this.#deps
     const metrics = createHttpMetrics(registry)
-    const gate = new DbGate(this.#deps.dbSlots ?? 4, this.#deps.dbWaitMs ?? 5_000, () => metrics.refused.inc({ reason: 'api_busy' }))
+    const gate = new DbGate(this.#deps.dbSlots ?? 4, this.#deps.dbWaitMs ?? 5_000, () => metrics.refused.inc({ reason: 'api_busy' }), this.#deps.backlog)
     let gated: { readonly from: Store, readonly to: Store } | undefined
     const store: StoreAccess = () => {
       const s = this.#deps.store()

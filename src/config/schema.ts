@@ -136,6 +136,8 @@ export const configSchema = {
         },
         /** A request waiting this long for an API database connection answers 503 api_busy. */
         db_wait_ms: int(1, 60_000, 5_000),
+        /** While at least two batches wait in the stream, heavy reads run one at a time and hold a connection at most this % of the time; 100 = no limit. */
+        backlog_heavy_read_percent: int(1, 100, 25),
       },
     },
     ingest: {

@@ -130,6 +130,30 @@ describe('database admission gate', () => {
     assert.equal(gate.inUse, 0)
   })
 
+  it('runs heavy requests one at a time, spaced by the backlog share, while ingest is behind; light ones never wait', async () => {
+    let behind = true
+    const gate = new DbGate(4, 5_000, () => {}, { behind: () => behind, percent: 50 })
+    const h1 = await gate.acquire(ctx(true))
+    const held = performance.now()
+    let grantedAt = 0
+    const h2 = gate.acquire(ctx(true)).then((r) => { grantedAt = performance.now(); return r })
+    const light = await gate.acquire(ctx(false))
+    assert.equal(gate.waiting, 1, 'the second heavy request waits; the light one did not')
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    h1()
+    const released = performance.now()
+    ;(await h2)()
+    // 50 %: the next heavy request starts no sooner than the first held its connection.
+    assert.ok(grantedAt - released >= (released - held) * 0.9, `granted ${(grantedAt - released).toFixed(1)} ms after a hold of ${(released - held).toFixed(1)} ms`)
+    light()
+    behind = false
+    const a = await gate.acquire(ctx(true))
+    const b = await gate.acquire(ctx(true))
+    assert.equal(gate.inUse, 2, 'without a backlog heavy requests share slots − 1 again')
+    a()
+    b()
+  })
+
   it('admits a checked-out client (COPY reads) through the same slots, held until release', async () => {
     const pool = new pg.Pool({ connectionString: PG_ADMIN_URL, max: 1 })
     try {
