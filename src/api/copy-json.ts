@@ -16,8 +16,8 @@
  *   int4    decimal digits, the same.
  *   text    COPY escapes undone, then escaped as JSON.stringify does (\" \\ \b \f \n \r \t, other
  *           controls as \u00xx); other bytes copied (the database's text is valid UTF-8).
- * Measured on 10,000 rows (880 KB in, 2.9 MB out): about 4 ms; the same rows through pg's row
- * parsing and rowJson took about 35 ms.
+ * Measured on 10,000 rows (880 KB in, 2.9 MB out): about 3.6 ms on one core here; the same rows
+ * through pg's row parsing and rowJson took about 35 ms.
  */
 import { READING_FIELDS } from '../reading-fields.js'
 
@@ -33,10 +33,38 @@ const CAPITAL_N = 0x4e
 const N = READING_FIELDS.length
 /** Per field: text (unescaped and quoted) rather than a number (copied). */
 const TEXT: readonly boolean[] = READING_FIELDS.map((f) => f.sql === 'text')
-/** Every field's `,"name":` in one buffer; field f's key is KEY_BYTES[KEY_AT[f] .. KEY_AT[f + 1]). */
-const KEY_BYTES = Buffer.from(READING_FIELDS.map((f) => `,"${f.name}":`).join(''))
-const KEY_AT: readonly number[] = READING_FIELDS.reduce((at, f) => [...at, (at[at.length - 1] as number) + Buffer.byteLength(`,"${f.name}":`)], [0])
 const HEX = '0123456789abcdef'
+
+/**
+ * A constant piece of output (a key, the row prefix) as big-endian 32-bit words and its last
+ * length % 4 bytes: written four bytes per DataView store, which took a 10,000-row page from about
+ * 5.0 to 3.6 ms against a byte loop (keys are three quarters of the output).
+ */
+interface Piece { readonly words: Uint32Array, readonly tail: Uint8Array, readonly length: number }
+
+function piece (text: string): Piece {
+  const b = Buffer.from(text)
+  const n = b.length >> 2
+  const words = new Uint32Array(n)
+  for (let i = 0; i < n; i++) words[i] = b.readUInt32BE(i * 4)
+  return { words, tail: Uint8Array.from(b.subarray(n * 4)), length: b.length }
+}
+
+/** Writes `c` at out[p] (dv views out); returns the new end. */
+function put (dv: DataView, out: Buffer, p: number, c: Piece): number {
+  const w = c.words
+  for (let i = 0; i < w.length; i++) {
+    dv.setUint32(p, w[i] as number)
+    p += 4
+  }
+  const t = c.tail
+  for (let i = 0; i < t.length; i++) out[p++] = t[i] as number
+  return p
+}
+
+/** `,"name":` per field. */
+const KEYS: readonly Piece[] = READING_FIELDS.map((f) => piece(`,"${f.name}":`))
+const KEYS_LENGTH = KEYS.reduce((sum, k) => sum + k.length, 0)
 
 /** COPY escape letter → the byte it stands for (PostgreSQL's CopyAttributeOutText). */
 const UNESCAPE = new Uint8Array(256)
@@ -49,7 +77,7 @@ const CONTROL: readonly Buffer[] = Array.from({ length: 0x20 }, (_, c) => Buffer
 
 /** Most bytes one input byte can become (a control byte → `\u00xx`), and room for a row's fixed parts. */
 const GROWTH = 6
-const ROW_FIXED = KEY_BYTES.length + 64
+const ROW_FIXED = KEYS_LENGTH + 64
 
 export interface CopyJsonPage {
   /** The first `count` rows as Reading JSON objects joined by commas (no brackets). */
@@ -96,11 +124,12 @@ function apiTime (src: Buffer, from: number, digits: number): string {
  * Null when a timestamp has a shape the conversion does not know.
  */
 export function copyRowsToJson (src: Buffer, idJson: string, limit: number): CopyJsonPage | null {
-  const prefix = Buffer.from(`{"machine_id":${idJson},"timestamp":"`)
+  const prefix = piece(`{"machine_id":${idJson},"timestamp":"`)
   const plen = prefix.length
   const n = src.length
   // Output is about 3.4× the input for these rows; grown when a row would not fit.
   let out: Buffer = Buffer.allocUnsafe(n * 4 + 4096)
+  let dv = new DataView(out.buffer, out.byteOffset, out.length)
   let p = 0
   let i = 0
   let count = 0
@@ -115,9 +144,12 @@ export function copyRowsToJson (src: Buffer, idJson: string, limit: number): Cop
       nextTime = apiTime(src, i, digits)
       break
     }
-    if (p + plen + ROW_FIXED > out.length) out = grow(out, p, plen + ROW_FIXED)
+    if (p + plen + ROW_FIXED > out.length) {
+      out = grow(out, p, plen + ROW_FIXED)
+      dv = new DataView(out.buffer, out.byteOffset, out.length)
+    }
     if (count > 0) out[p++] = 0x2c
-    for (let k = 0; k < plen; k++) out[p++] = prefix[k] as number
+    p = put(dv, out, p, prefix)
     // YYYY-MM-DD, T, HH:MM:SS, ., six fraction digits, Z
     for (let k = 0; k < 10; k++) out[p++] = src[i + k] as number
     out[p++] = 0x54
@@ -131,10 +163,13 @@ export function copyRowsToJson (src: Buffer, idJson: string, limit: number): Cop
     for (let f = 0; f < N; f++) {
       if (src[i] !== TAB) throw new Error(`COPY row ${count} has ${f} fields, expected ${N}`)
       i++
-      for (let k = KEY_AT[f] as number, e = KEY_AT[f + 1] as number; k < e; k++) out[p++] = KEY_BYTES[k] as number
+      p = put(dv, out, p, KEYS[f] as Piece)
       let to = i
       while (to < n && src[to] !== TAB && src[to] !== NL) to++
-      if (p + (to - i) * GROWTH + ROW_FIXED > out.length) out = grow(out, p, (to - i) * GROWTH + ROW_FIXED)
+      if (p + (to - i) * GROWTH + ROW_FIXED > out.length) {
+        out = grow(out, p, (to - i) * GROWTH + ROW_FIXED)
+        dv = new DataView(out.buffer, out.byteOffset, out.length)
+      }
       if (to - i === 2 && src[i] === BACKSLASH && src[i + 1] === CAPITAL_N) {
         out[p++] = 0x6e; out[p++] = 0x75; out[p++] = 0x6c; out[p++] = 0x6c
       } else if (TEXT[f] === true) {

@@ -317,8 +317,8 @@ export async function sendRows<R> (ex: Exchange, head: string, rows: readonly R[
   })())
 }
 
-/** Bytes of a response body per streamed chunk (sendParts). */
-const CHUNK_BYTES = 64 * 1024
+/** Bytes of a response body per streamed chunk (sendParts); for 2.9 MB window pages 256 KB cost less CPU than 64 KB. */
+const CHUNK_BYTES = 256 * 1024
 
 function * sliced (parts: ReadonlyArray<string | Buffer>): Generator<string | Uint8Array> {
   for (const p of parts) {
