@@ -1,7 +1,7 @@
 /**
  * Issue 16's table: the query API beside the original Go design, on the same database, in one run.
  *
- *   flock -x /tmp/cnc-cpu.lock npx tsx bench/api-vs-seed.ts     (API_VS_SECONDS=6 per measurement)
+ *   flock -x /tmp/cnc-cpu.lock npx tsx bench/api-vs-seed.ts     (API_VS_SECONDS=6 per measurement, API_VS_ROUNDS=3)
  *   PERF_ONLY=api npm run perf                                  (once perf.ts calls runApiVsSeed())
  *
  * A private database gets 200,000 readings of one machine at 10 Hz and 20 registered machines
@@ -14,6 +14,7 @@
  *   GET /api/v1/machines, 32 connections req/s, both
  *   /machines/{id}/latest, /fleet/latest req/s, ours, against the original's /machines
  *
+ * The window measurements run in API_VS_ROUNDS rounds (3), the servers alternated, medians reported.
  * Both answer the same window with the same number of readings (checked before timing).
  * The box is shared: figures are a floor, the ratio between the two servers is what counts.
  */
@@ -29,6 +30,8 @@ import { startService } from './lib/service.js'
 import { insertWindowReadings, windowsScript, WINDOW_MACHINE as MACHINE, wrk, type WrkResult } from './lib/wrk.js'
 
 const SECONDS = Number(process.env.API_VS_SECONDS ?? 6)
+/** Rounds of the window measurements (API_VS_ROUNDS), each server once per round; medians reported. */
+const ROUNDS = Number(process.env.API_VS_ROUNDS ?? 3)
 const SEED_GO = process.env.SEED_GO_BIN ?? '/tmp/cnc-baselines/seed-go-bin/monitor'
 /** wrk with a CPU meter around it: cores used by `pid` and by all postgres processes. */
 async function wrkCpu (pid: number, url: string, connections: number, seconds: number, script?: string): Promise<WrkResult & { server: number, postgres: number }> {
@@ -120,10 +123,23 @@ export async function runApiVsSeed (seconds = SECONDS): Promise<Row[]> {
     const warm = (url: string): Promise<WrkResult> => wrk(url, 4, 1, script)
     await warm(urls.ours + '/')
     await warm(urls.go + '/')
-    const p50Go = await run('windows, 1 client, original', () => wrk(urls.go + '/', 1, seconds, script))
-    const p50Ours = await run('windows, 1 client, ours', () => wrk(urls.ours + '/', 1, seconds, script))
-    const c4Go = await run('windows, 4 clients, original', () => wrkCpu(go?.proc.pid as number, urls.go + '/', 4, seconds, script))
-    const c4Ours = await run('windows, 4 clients, ours', () => wrkCpu(ours?.pid as number, urls.ours + '/', 4, seconds, script))
+    // Windows: ROUNDS rounds, the two servers alternated within each, medians reported (the VM's speed drifts
+    // by ±20 % over minutes; alternating keeps both servers' runs in the same stretch of it).
+    type Measured = WrkResult & Partial<{ server: number, postgres: number }>
+    const runs: Record<'p50Go' | 'p50Ours' | 'c4Go' | 'c4Ours', Measured[]> = { p50Go: [], p50Ours: [], c4Go: [], c4Ours: [] }
+    for (let round = 1; round <= ROUNDS; round++) {
+      runs.p50Go.push(await run(`windows, 1 client, original (round ${round}/${ROUNDS})`, () => wrk(urls.go + '/', 1, seconds, script)))
+      runs.p50Ours.push(await run(`windows, 1 client, ours (round ${round}/${ROUNDS})`, () => wrk(urls.ours + '/', 1, seconds, script)))
+      runs.c4Go.push(await run(`windows, 4 clients, original (round ${round}/${ROUNDS})`, () => wrkCpu(go?.proc.pid as number, urls.go + '/', 4, seconds, script)))
+      runs.c4Ours.push(await run(`windows, 4 clients, ours (round ${round}/${ROUNDS})`, () => wrkCpu(ours?.pid as number, urls.ours + '/', 4, seconds, script)))
+    }
+    const medianBy = (rs: Measured[], key: 'p50ms' | 'rps'): Measured => [...rs].sort((x, y) => x[key] - y[key])[Math.floor((rs.length - 1) / 2)] as Measured
+    const p50Go = medianBy(runs.p50Go, 'p50ms')
+    const p50Ours = medianBy(runs.p50Ours, 'p50ms')
+    const c4Go = medianBy(runs.c4Go, 'rps')
+    const c4Ours = medianBy(runs.c4Ours, 'rps')
+    const list = (rs: Measured[], key: 'p50ms' | 'rps'): string => rs.map((r) => fmt(r[key], 1)).join(' / ')
+    const spread = (key: 'p50ms' | 'rps', a: Measured[], b: Measured[]): string => ROUNDS > 1 ? `; median of ${ROUNDS} alternated runs, ours ${list(a, key)}, original ${list(b, key)}` : ''
     await wrk(urls.go + '/api/v1/machines', 32, 1)
     await wrk(urls.ours + '/api/v1/machines', 32, 1)
     const mGo = await run('/machines, 32 connections, original', () => wrkCpu(go?.proc.pid as number, urls.go + '/api/v1/machines', 32, seconds))
@@ -139,8 +155,8 @@ export async function runApiVsSeed (seconds = SECONDS): Promise<Row[]> {
       return `${fmt(x, 2)}× (target ${higher ? '≥' : '≤'} ${target}×): ${met ? 'MET' : 'MISSED'}`
     }
     rows.push(
-      { phase: 'api', case: '10,000-row window, 1 client', figure: 'p50 ms: ours | original', value: `${fmt(p50Ours.p50ms, 1)} | ${fmt(p50Go.p50ms, 1)}`, check: `${ratio(p50Ours.p50ms, p50Go.p50ms, 1, false)}; ${check}${errs(p50Ours, p50Go)}` },
-      { phase: 'api', case: '10,000-row windows, 4 clients', figure: 'req/s: ours | original', value: `${fmt(c4Ours.rps, 1)} | ${fmt(c4Go.rps, 1)}`, check: `${ratio(c4Ours.rps, c4Go.rps, 1.5, true)}; ours ${cpu(c4Ours)}, original ${cpu(c4Go)}${errs(c4Ours, c4Go)}` },
+      { phase: 'api', case: '10,000-row window, 1 client', figure: 'p50 ms: ours | original', value: `${fmt(p50Ours.p50ms, 1)} | ${fmt(p50Go.p50ms, 1)}`, check: `${ratio(p50Ours.p50ms, p50Go.p50ms, 1, false)}; ${check}${spread('p50ms', runs.p50Ours, runs.p50Go)}${errs(...runs.p50Ours, ...runs.p50Go)}` },
+      { phase: 'api', case: '10,000-row windows, 4 clients', figure: 'req/s: ours | original', value: `${fmt(c4Ours.rps, 1)} | ${fmt(c4Go.rps, 1)}`, check: `${ratio(c4Ours.rps, c4Go.rps, 1.5, true)}; ours ${cpu(c4Ours)}, original ${cpu(c4Go)}${spread('rps', runs.c4Ours, runs.c4Go)}${errs(...runs.c4Ours, ...runs.c4Go)}` },
       { phase: 'api', case: 'GET /api/v1/machines, wrk -c32', figure: 'req/s: ours | original', value: `${fmt(mOurs.rps)} | ${fmt(mGo.rps)}`, check: `${ratio(mOurs.rps, mGo.rps, 2, true)}; ours ${cpu(mOurs)}, original ${cpu(mGo)}${errs(mOurs, mGo)}` },
       { phase: 'api', case: 'GET /machines/{id}/latest (ours), wrk -c32', figure: 'req/s vs original /machines', value: `${fmt(latest.rps)} | ${fmt(mGo.rps)}`, check: `${ratio(latest.rps, mGo.rps, 2, true)}; ${cpu(latest)}${errs(latest)}` },
       { phase: 'api', case: 'GET /fleet/latest (ours), wrk -c32', figure: 'req/s vs original /machines', value: `${fmt(fleet.rps)} | ${fmt(mGo.rps)}`, check: `${ratio(fleet.rps, mGo.rps, 2, true)}; ${cpu(fleet)}${errs(fleet)}` })

@@ -138,6 +138,7 @@ export class Service {
       dbSlots: cfg.database.api_pool_size,
       dbWaitMs: cfg.http.db_wait_ms,
       backlog: { behind: () => this.#ingestBehind(), percent: cfg.http.backlog_heavy_read_percent },
+      pageThreads: cfg.http.page_threads,
       registry: this.metrics.registry,
       readiness: {
         check: () => this.#readiness(),

@@ -23,7 +23,7 @@
 import type pg from 'pg'
 import { READING_FIELDS } from '../reading-fields.js'
 import { groupKey, readingsAfter, readingsAfterCopy, readingsInGroup, type GroupKey, type ReadingRow } from '../store/readings.js'
-import { copyRowsToJson } from './copy-json.js'
+import type { PageEncoder } from './page-encoder.js'
 import { cursorMicros } from './params.js'
 
 /** What PostgreSQL parses back as float8 (String(number) writes these), and int4. */
@@ -147,9 +147,9 @@ export interface JsonPage {
  * null when the page would end inside a group of equal timestamps (then readPage orders it), or
  * holds a timestamp copy-json.ts does not convert.
  */
-export async function readPageJson (db: pg.Pool, id: string, idJson: string, afterIso: string, endIso: string, limit: number): Promise<JsonPage | null> {
+export async function readPageJson (db: pg.Pool, encoder: PageEncoder, id: string, idJson: string, afterIso: string, endIso: string, limit: number): Promise<JsonPage | null> {
   const copy = await readingsAfterCopy(db, id, afterIso, endIso, limit + 1)
-  const page = copyRowsToJson(copy, idJson, limit)
+  const page = await encoder.encode(copy, idJson, limit)
   if (page === null) return null
   if (page.nextTime === null) return { body: page.body, count: page.count, next: null }
   if (page.lastTime === null || page.nextTime === page.lastTime) return null

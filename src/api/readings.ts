@@ -22,6 +22,7 @@ import { latestReadings } from '../store/readings.js'
 import { AGGREGATE_FIELDS, LAST_FIELDS, type ReadingRow } from '../reading-fields.js'
 import { rowJson } from './reading-json.js'
 import type { StoreAccess } from './store-access.js'
+import type { PageEncoder } from './page-encoder.js'
 
 export const DEFAULT_LIMIT = 1_000
 export const MAX_LIMIT = 10_000
@@ -98,7 +99,7 @@ async function sendArray (ex: Exchange, rows: readonly ReadingRow[], idJson: str
   })(), headers)
 }
 
-export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detached: Detached): Route[] {
+export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detached: Detached, encoder: PageEncoder): Route[] {
   const latestBatch = new TurnBatch((ids: string[]) => latestReadings(store().db, ids), detached)
 
   async function getBuckets (ex: Exchange, id: string): Promise<void> {
@@ -137,7 +138,7 @@ export function readingRoutes (store: StoreAccess, metrics: HttpMetrics, detache
     const idJson = JSON.stringify(id)
     const { db } = store()
     // Pages that end between two timestamps (nearly all) go from COPY to JSON bytes (reading-pages.ts).
-    const fast = cursor === undefined || cursor.k === null ? await readPageJson(db, id, idJson, afterIso, endIso, limit) : null
+    const fast = cursor === undefined || cursor.k === null ? await readPageJson(db, encoder, id, idJson, afterIso, endIso, limit) : null
     const page: JsonPage | Page = fast ?? await readPage(db, id, afterIso, cursor?.k ?? null, cursor?.n ?? 0, endIso, limit)
     if (ex.aborted) return
     const count = 'body' in page ? page.count : page.rows.length

@@ -19,6 +19,7 @@ import type { Detached } from './turn-batch.js'
 import { RegistryListener } from '../store/registry-listener.js'
 import { ReadinessCache, type Readiness } from './readiness-cache.js'
 import { readingRoutes } from './readings.js'
+import { PageEncoder } from './page-encoder.js'
 import { rejectedRoutes } from './rejected.js'
 import { mount, type Route } from './router.js'
 import type { Store, StoreAccess } from './store-access.js'
@@ -55,6 +56,8 @@ export interface ServerDeps {
   readonly dbWaitMs?: number
   /** Heavy reads yield to an ingest backlog (db-gate.ts). */
   readonly backlog?: BacklogYield
+  /** http.page_threads: worker threads encoding window pages (page-encoder.ts); default 0 (in place). */
+  readonly pageThreads?: number
   /** Issue 7: /api/v1/fleet/latest and /machines/:id/states (absent = not mounted). */
   readonly fleet?: FleetOptions
   /** Issue 7: the WebSocket feed at /api/v1/live (absent = not mounted). */
@@ -95,9 +98,11 @@ export class ApiServer {
   #routes: readonly Route[] = []
   #readiness: ReadinessCache | undefined
   #registryListener: RegistryListener | undefined
+  readonly #encoder: PageEncoder
 
   constructor (deps: ServerDeps) {
     this.#deps = deps
+    this.#encoder = new PageEncoder(deps.pageThreads ?? 0)
     this.#uws = loadNativeUws()
   }
 
@@ -127,7 +132,7 @@ export class ApiServer {
     this.#routes = [
       ...healthRoutes(registry, this.#readiness),
       ...machineRoutes(store, metrics, machines),
-      ...readingRoutes(store, metrics, detached(false)),
+      ...readingRoutes(store, metrics, detached(false), this.#encoder),
       ...rejectedRoutes(store),
       ...(this.#deps.fleet === undefined ? [] : fleetRoutes(store, metrics, this.#deps.fleet, detached(true))),
       ...(this.#deps.plant === undefined ? [] : availabilityRoutes(store, metrics, this.#deps.plant)),
@@ -163,6 +168,7 @@ export class ApiServer {
   }
 
   close (): void {
+    void this.#encoder.close()
     this.#readiness?.close()
     this.#registryListener?.close()
     this.#deps.live?.close()

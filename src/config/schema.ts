@@ -138,6 +138,8 @@ export const configSchema = {
         db_wait_ms: int(1, 60_000, 5_000),
         /** While at least two batches wait in the stream, heavy reads run one at a time and hold a connection at most this % of the time; 100 = no limit. */
         backlog_heavy_read_percent: int(1, 100, 25),
+        /** Worker threads that encode window pages (/data) as JSON off the event loop; 0 = on it. Default: defaultPageThreads(cores). */
+        page_threads: int(0, 16, defaultPageThreads(availableParallelism())),
       },
     },
     ingest: {
@@ -340,4 +342,13 @@ export type AlarmRuleConfig = Config['alarms']['rules'][number]
 export function defaultParserThreads (cores: number): number {
   if (cores <= 2) return 0
   return cores < 6 ? 1 : 2
+}
+
+/**
+ * Page threads (http.page_threads) for the cores present: on 2 cores the window benchmark is CPU-bound
+ * (service, PostgreSQL and the clients fill both) and a page worker measured no faster (bench/RESULTS.md,
+ * issue 16), so pages are encoded on the event loop; with more cores one worker takes that off it.
+ */
+export function defaultPageThreads (cores: number): number {
+  return cores <= 2 ? 0 : 1
 }

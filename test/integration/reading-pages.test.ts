@@ -12,6 +12,7 @@ import fc from 'fast-check'
 import type pg from 'pg'
 import { readPage, readPageJson, type Page } from '../../src/api/reading-pages.js'
 import { rowJson } from '../../src/api/reading-json.js'
+import { PageEncoder } from '../../src/api/page-encoder.js'
 import { createTestEnv, migratedPool, type TestEnv } from '../helpers/test-env.js'
 
 interface Row { t: number, temp: number, x: number | null, state: string | null, line: number }
@@ -85,6 +86,7 @@ describe('readPage', () => {
   })
 
   it('readPageJson: the same bytes as readPage through rowJson, page by page', async () => {
+    const encoder = new PageEncoder(0)
     let compared = 0
     await fc.assert(fc.asyncProperty(fc.array(awkward, { maxLength: 60 }), fc.integer({ min: 1, max: 25 }), async (rows, limit) => {
       const machine = `J"\\${run++}ü`
@@ -96,7 +98,7 @@ describe('readPage', () => {
       let after = '-infinity'
       for (let pages = 0; ; pages++) {
         assert.ok(pages < 1000)
-        const fast = await readPageJson(db, machine, idJson, after, 'infinity', limit)
+        const fast = await readPageJson(db, encoder, machine, idJson, after, 'infinity', limit)
         const slow = await readPage(db, machine, after, null, 0, 'infinity', limit)
         if (fast === null) {
           // Only when the page would end inside a group of equal timestamps.
@@ -112,5 +114,32 @@ describe('readPage', () => {
       }
     }), { numRuns: Number(process.env.FUZZ_RUNS ?? 60) })
     assert.ok(compared >= 100, `only ${compared} rows went through readPageJson`)
+  })
+
+  it('readPageJson on a page worker: the same bytes for pages large enough to be moved to it', async () => {
+    const encoder = new PageEncoder(1)
+    try {
+      const machine = 'WORKER-1'
+      await db.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, machine_state, active_program_line)
+        SELECT timestamptz '2025-07-13 10:00:00Z' + g * interval '1 ms', $1, g / 7.0, 1000, CASE WHEN g % 5 = 0 THEN NULL ELSE -g * 1e-6 END,
+          CASE WHEN g % 3 = 0 THEN 'RUN "ü\\' ELSE NULL END, g FROM generate_series(1, 5000) g`, [machine])
+      const idJson = JSON.stringify(machine)
+      let after = '-infinity'
+      let pages = 0
+      for (;;) {
+        const fast = await readPageJson(db, encoder, machine, idJson, after, 'infinity', 2_000)
+        const slow = await readPage(db, machine, after, null, 0, 'infinity', 2_000)
+        assert.ok(fast !== null)
+        assert.ok(Buffer.isBuffer(fast.body))
+        assert.equal(fast.body.toString(), slow.rows.map((r) => rowJson(idJson, r)).join(','))
+        assert.deepEqual(fast.next, slow.next)
+        pages++
+        if (fast.next === null) break
+        after = fast.next.t
+      }
+      assert.equal(pages, 3)
+    } finally {
+      await encoder.close()
+    }
   })
 })

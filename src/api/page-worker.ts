@@ -1,0 +1,19 @@
+/**
+ * Piscina worker entry of page-encoder.ts: one window page, COPY text → Reading JSON (copy-json.ts).
+ * The input arrives moved; the output's buffer is moved back, never cloned.
+ */
+import { Piscina } from 'piscina'
+import { copyRowsToJson } from './copy-json.js'
+import type { PageTask } from './page-encoder.js'
+
+export default function pageTask (task: PageTask): unknown {
+  // A moved Buffer arrives as a plain Uint8Array: view it as a Buffer again (no copy).
+  const copy = Buffer.from(task.copy.buffer, task.copy.byteOffset, task.copy.byteLength)
+  const page = copyRowsToJson(copy, task.idJson, task.limit)
+  if (page === null) return null
+  const movable = {
+    [Piscina.transferableSymbol]: [page.body.buffer],
+    [Piscina.valueSymbol]: page,
+  }
+  return Piscina.move(movable as unknown as Parameters<typeof Piscina.move>[0])
+}
