@@ -168,7 +168,7 @@ export class ApiServer {
   }
 
   close (): void {
-    void this.#encoder.close()
+    this.#encoder.close().catch(() => {})
     this.#readiness?.close()
     this.#registryListener?.close()
     this.#deps.live?.close()
