@@ -74,8 +74,10 @@ export class DbGate {
 
   /** A pg.Pool whose query() and connect() are admitted through this gate (the only methods the store calls). */
   wrap (pool: pg.Pool): pg.Pool {
+    // The request's class and abort hook (server.ts sets the context); without one, a light request.
+    const admit = (): Promise<() => void> => this.acquire(this.context.getStore() ?? { heavy: false, onAbort: () => {} })
     const query = async (...args: unknown[]): Promise<unknown> => {
-      const release = await this.acquire(this.context.getStore() ?? { heavy: false, onAbort: () => {} })
+      const release = await admit()
       try {
         return await (Reflect.apply(pool.query, pool, args) as Promise<unknown>)
       } finally {
@@ -84,7 +86,7 @@ export class DbGate {
     }
     // A checked-out client (COPY reads) holds its slot until client.release().
     const connect = async (): Promise<pg.PoolClient> => {
-      const release = await this.acquire(this.context.getStore() ?? { heavy: false, onAbort: () => {} })
+      const release = await admit()
       let client: pg.PoolClient
       try {
         client = await pool.connect()
