@@ -32,6 +32,7 @@ import { RejectCode } from '../errors.js'
 import type { Metrics } from '../metrics.js'
 import { insertDeadLetters, type DeadLetter } from '../write/dead-letters.js'
 import { findCommitted, lockStream, recordCommitted, toRanges } from '../write/ledger.js'
+import { asBuffer } from '../bytes.js'
 
 const MAX_QUEUED = 10_000
 const GROUP = 100
@@ -83,7 +84,7 @@ export class MaxDeliveriesListener {
   #onAdvisory (data: Uint8Array): void {
     let a: Advisory
     try {
-      a = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8')) as Advisory
+      a = JSON.parse(asBuffer(data).toString('utf8')) as Advisory
     } catch {
       return
     }

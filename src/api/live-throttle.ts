@@ -10,6 +10,7 @@
  */
 import type { ParsedBatch } from '../contracts.js'
 import { payloadJson } from './reading-json.js'
+import { asBuffer } from '../bytes.js'
 
 /** machine id → reading JSON strings, in commit order. */
 export type MachineRows = Map<string, string[]>
@@ -59,7 +60,7 @@ export class LiveThrottle {
 
   /** Rows of `p` whose machine index m has wanted[m] = 1 are sent now or later. */
   offer (p: ParsedBatch, wanted: Uint8Array): void {
-    const buf = Buffer.from(p.bytes.buffer, p.bytes.byteOffset, p.bytes.byteLength)
+    const buf = asBuffer(p.bytes)
     const text = (r: number): string => buf.toString('utf8', p.rowSpan[2 * r], p.rowSpan[2 * r + 1])
     const rows = p.rowMachine.length
     const out: MachineRows = new Map()

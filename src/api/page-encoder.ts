@@ -7,6 +7,7 @@
  */
 import { Piscina } from 'piscina'
 import { copyRowsToJson, type CopyJsonPage } from './copy-json.js'
+import { asBuffer } from '../bytes.js'
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
 const WORKER_FILE = new URL(`./page-worker${ext}`, import.meta.url).href
@@ -46,8 +47,7 @@ export class PageEncoder {
     // Only a buffer that owns its whole ArrayBuffer can be moved (a slice of a socket read may share one).
     const own = copy.byteOffset === 0 && copy.byteLength === copy.buffer.byteLength ? copy : copyOwned(copy)
     const page = await this.#pool.run({ copy: own, idJson, limit }, { transferList: [own.buffer as ArrayBuffer] })
-    // A moved Buffer arrives as a plain Uint8Array: view it as a Buffer again (no copy).
-    return page === null ? null : { ...page, body: Buffer.from(page.body.buffer, page.body.byteOffset, page.body.byteLength) }
+    return page === null ? null : { ...page, body: asBuffer(page.body) }
   }
 
   async close (): Promise<void> {

@@ -5,10 +5,10 @@
 import { Piscina } from 'piscina'
 import { copyRowsToJson } from './copy-json.js'
 import type { PageTask } from './page-encoder.js'
+import { asBuffer } from '../bytes.js'
 
 export default function pageTask (task: PageTask): unknown {
-  // A moved Buffer arrives as a plain Uint8Array: view it as a Buffer again (no copy).
-  const copy = Buffer.from(task.copy.buffer, task.copy.byteOffset, task.copy.byteLength)
+  const copy = asBuffer(task.copy)
   const page = copyRowsToJson(copy, task.idJson, task.limit)
   if (page === null) return null
   const movable = {

@@ -17,6 +17,7 @@ import { inspectValue } from './inspect-value.js'
 import type { Reading } from './reading-schema.js'
 import { validateReading } from './generated/validate-reading.js'
 import { parseRfc3339BigMicros, parseRfc3339Micros } from './timestamp.js'
+import { asBuffer } from '../bytes.js'
 
 const PG_EPOCH_MS = 946_684_800_000
 const BACKSLASH = 0x5c
@@ -53,7 +54,7 @@ class BatchDecode {
 
   constructor (raw: RawBatch) {
     this.#raw = raw
-    this.#buf = Buffer.from(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.byteLength)
+    this.#buf = asBuffer(raw.bytes)
     this.#out = new Rows(raw.count)
     encoder.reset(raw.bytes.byteLength + 1024)
   }

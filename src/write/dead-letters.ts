@@ -8,6 +8,7 @@
  * may exceed it; its size is bounded by nats.max_payload_bytes).
  */
 import type pg from 'pg'
+import { asBuffer } from '../bytes.js'
 
 export interface DeadLetter {
   readonly subject: string
@@ -48,6 +49,6 @@ async function insertChunk (client: pg.ClientBase, letters: readonly DeadLetter[
     letters.map((l) => l.streamSeq),
     letters.map((l) => l.reason),
     letters.map((l) => cleanText(l.detail, 1000)),
-    letters.map((l) => Buffer.from(l.payload.buffer, l.payload.byteOffset, l.payload.byteLength)),
+    letters.map((l) => asBuffer(l.payload)),
   ])
 }
