@@ -62,6 +62,9 @@ function put (dv: DataView, out: Buffer, p: number, c: Piece): number {
   return p
 }
 
+/** The DataView that put() writes `out` through. */
+const viewOf = (out: Buffer): DataView => new DataView(out.buffer, out.byteOffset, out.length)
+
 /** `,"name":` per field. */
 const KEYS: readonly Piece[] = READING_FIELDS.map((f) => piece(`,"${f.name}":`))
 const KEYS_LENGTH = KEYS.reduce((sum, k) => sum + k.length, 0)
@@ -129,7 +132,7 @@ export function copyRowsToJson (src: Buffer, idJson: string, limit: number): Cop
   const n = src.length
   // Output is about 3.4× the input for these rows; grown when a row would not fit.
   let out: Buffer = Buffer.allocUnsafe(n * 4 + 4096)
-  let dv = new DataView(out.buffer, out.byteOffset, out.length)
+  let dv = viewOf(out)
   let p = 0
   let i = 0
   let count = 0
@@ -146,7 +149,7 @@ export function copyRowsToJson (src: Buffer, idJson: string, limit: number): Cop
     }
     if (p + plen + ROW_FIXED > out.length) {
       out = grow(out, p, plen + ROW_FIXED)
-      dv = new DataView(out.buffer, out.byteOffset, out.length)
+      dv = viewOf(out)
     }
     if (count > 0) out[p++] = 0x2c
     p = put(dv, out, p, prefix)
@@ -168,7 +171,7 @@ export function copyRowsToJson (src: Buffer, idJson: string, limit: number): Cop
       while (to < n && src[to] !== TAB && src[to] !== NL) to++
       if (p + (to - i) * GROWTH + ROW_FIXED > out.length) {
         out = grow(out, p, (to - i) * GROWTH + ROW_FIXED)
-        dv = new DataView(out.buffer, out.byteOffset, out.length)
+        dv = viewOf(out)
       }
       if (to - i === 2 && src[i] === BACKSLASH && src[i + 1] === CAPITAL_N) {
         out[p++] = 0x6e; out[p++] = 0x75; out[p++] = 0x6c; out[p++] = 0x6c
