@@ -23,7 +23,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { connect } from '@nats-io/transport-node'
 import pg from 'pg'
-import { NATS_URL, PG_ADMIN_URL } from './lib/env.js'
+import { envInt, NATS_URL, PG_ADMIN_URL } from './lib/env.js'
 import { readingPayloads, readingStream } from './lib/payloads.js'
 import { fmtMs, fmtRate, progress, renderTable, targetCheck, type Row } from './lib/report.js'
 import { REPO_ROOT } from './lib/service.js'
@@ -46,7 +46,6 @@ const SIZES = QUICK
 /** The live phase's p99 targets at this rate (issue 11): settled database, and right after a drain. */
 const LIVE = { rate: 10_000, settledP99Ms: 50, afterDrainP99Ms: 100 } as const
 // For profiling and tuning loops. The live phase's backlog is PERF_DRAIN_MESSAGES too.
-const envInt = (name: string, dflt: number): number => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt)
 SIZES.drain = envInt('PERF_DRAIN_MESSAGES', SIZES.drain)
 SIZES.drainRuns = envInt('PERF_DRAIN_RUNS', SIZES.drainRuns)
 SIZES.crude = envInt('PERF_CRUDE_MESSAGES', SIZES.crude)

@@ -10,6 +10,9 @@ import pg from 'pg'
 export const NATS_URL = process.env.PERF_NATS_URL ?? 'nats://127.0.0.1:4222'
 export const PG_ADMIN_URL = process.env.PERF_PG_URL ?? 'postgres://root@127.0.0.1:5432/postgres'
 
+/** A size or count from the environment (PERF_*), `dflt` when unset or empty. */
+export const envInt = (name: string, dflt: number): number => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt)
+
 export interface BenchEnv {
   readonly stream: string
   readonly consumer: string

@@ -25,7 +25,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { checkpoint, consumerState, createBenchEnv, sleep, type BenchEnv } from '../lib/env.js'
+import { checkpoint, consumerState, createBenchEnv, envInt, sleep, type BenchEnv } from '../lib/env.js'
 import { readingStream } from '../lib/payloads.js'
 import { CpuSplit, type CpuUse } from '../lib/procstat.js'
 import { fmtMicros, fmtMs, fmtRate, progress, renderTable, targetCheck, type Row } from '../lib/report.js'
@@ -33,7 +33,6 @@ import { startService } from '../lib/service.js'
 import { insertWindowReadings, startWrk, WINDOW_BASE_S, WINDOW_MACHINE, windowsScript, wrk, type WrkResult, type WrkRun } from '../lib/wrk.js'
 import { drainLine, measureDrain, type DrainResult } from './drain.js'
 
-const envInt = (name: string, dflt: number): number => (process.env[name] !== undefined && process.env[name] !== '' ? Number(process.env[name]) : dflt)
 const MESSAGES = envInt('PERF_ISOLATION_MESSAGES', 300_000)
 const API_SECONDS = envInt('PERF_ISOLATION_API_SECONDS', 6)
 const CLIENTS = 4
