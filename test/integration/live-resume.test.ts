@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { encodeCursor } from '../../src/api/live-cursor.js'
 import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
+import { refuseRows } from '../helpers/refuse-rows.js'
 import { startService } from '../helpers/service.js'
 import { createTestEnv, prefill, waitSettled, type TestEnv } from '../helpers/test-env.js'
 import { WsClient, type WsMessage } from '../helpers/ws-client.js'
@@ -185,12 +186,7 @@ describe('live feed resume across a bisected batch', () => {
     t = await createTestEnv('RESUMEBIS')
     service = await startService(t, { CNC_INGEST_LINGER_MS: '10', CNC_INGEST_BATCH_SIZE: '500' })
     // A row PostgreSQL refuses outside classes 22/23: its batch fails whole, and is bisected.
-    await t.query(`CREATE FUNCTION refuse_bad () RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.machine_id = 'CNC-BAD' THEN RAISE EXCEPTION 'simulated internal error' USING ERRCODE = 'XX000'; END IF;
-        RETURN NEW;
-      END $$`)
-    await t.query('CREATE TRIGGER refuse_bad BEFORE INSERT ON sensor_data FOR EACH ROW EXECUTE FUNCTION refuse_bad()')
+    await refuseRows((sql) => t.query(sql))
   })
   after(async () => {
     await service?.close()

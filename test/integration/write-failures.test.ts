@@ -12,6 +12,7 @@ import { CopyWriter } from '../../src/write/copy-writer.js'
 import { writeIsolating } from '../../src/write/isolate.js'
 import { classifyPgError, failureSignature } from '../../src/write/sqlstate.js'
 import { json, pack, reading } from '../helpers/payloads.js'
+import { refuseRows, stopRefusing } from '../helpers/refuse-rows.js'
 import { createTestEnv, migratedPool, waitFor, type TestEnv } from '../helpers/test-env.js'
 
 const FULL = process.env.FAULTS_FULL === '1'
@@ -96,12 +97,8 @@ describe('COPY writer failure paths', () => {
   })
 
   it('bisects a batch whose rows fail with XX000 and dead-letters only those rows', async () => {
-    await pool.query(`CREATE FUNCTION refuse_bad () RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.machine_id = 'CNC-BAD' THEN RAISE EXCEPTION 'simulated internal error' USING ERRCODE = 'XX000'; END IF;
-        RETURN NEW;
-      END $$`)
-    await pool.query('CREATE TRIGGER refuse_bad BEFORE INSERT ON sensor_data FOR EACH ROW EXECUTE FUNCTION refuse_bad()')
+    const query = (sql: string): Promise<unknown> => pool.query(sql)
+    await refuseRows(query)
     try {
       const writer = new CopyWriter(pool, 1)
       const seqs = Array.from({ length: 1_000 }, (_, i) => 200_000 + i)
@@ -132,7 +129,7 @@ describe('COPY writer failure paths', () => {
       assert.equal(again.alreadyCommitted.length, 1_000)
       assert.equal(again.rows, 0)
     } finally {
-      await pool.query('DROP TRIGGER refuse_bad ON sensor_data')
+      await stopRefusing(query)
     }
   })
 

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test'
 import type pg from 'pg'
 import type { Service } from '../../src/service.js'
 import { json, reading } from '../helpers/payloads.js'
+import { refuseRows } from '../helpers/refuse-rows.js'
 import { startService } from '../helpers/service.js'
 import { createTestEnv, migratedPool, prefill, waitFor, waitSettled, type TestEnv } from '../helpers/test-env.js'
 
@@ -88,13 +89,9 @@ describe('service when the database refuses writes', () => {
   })
 
   it('bisects batches whose rows fail deterministically (XX000, 53200) and dead-letters only those', async () => {
-    await pool.query(`CREATE FUNCTION refuse_bad () RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.machine_id = 'CNC-BAD' AND NEW.active_program_line % 2 = 0 THEN RAISE EXCEPTION 'simulated internal error' USING ERRCODE = 'XX000'; END IF;
-        IF NEW.machine_id = 'CNC-BAD' THEN RAISE EXCEPTION 'simulated lock table full' USING ERRCODE = '53200'; END IF;
-        RETURN NEW;
-      END $$`)
-    await pool.query('CREATE TRIGGER refuse_bad BEFORE INSERT ON sensor_data FOR EACH ROW EXECUTE FUNCTION refuse_bad()')
+    await refuseRows((sql) => pool.query(sql), `
+      IF NEW.machine_id = 'CNC-BAD' AND NEW.active_program_line % 2 = 0 THEN RAISE EXCEPTION 'simulated internal error' USING ERRCODE = 'XX000'; END IF;
+      IF NEW.machine_id = 'CNC-BAD' THEN RAISE EXCEPTION 'simulated lock table full' USING ERRCODE = '53200'; END IF;`)
     const payloads = Array.from({ length: 3_000 }, (_, n) => json(reading('GOOD', n)))
     for (const [at, line] of [[10, 0], [1_500, 1], [1_501, 2], [2_999, 3]] as const) payloads.splice(at, 0, json(reading('CNC-BAD', line)))
     await prefill(t, payloads)
