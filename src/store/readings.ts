@@ -46,11 +46,15 @@ function keyList (value: (col: string, type: string, i: number) => string): stri
 const ROW_KEY = keyList((col) => col)
 const PARAM_KEY = keyList((_, type, i) => `($3::text[])[${i}]::${type}`)
 
+/** The rows of readingsAfter and readingsAfterCopy, from parameters or literals: one statement shape for both. */
+const afterWhere = (machine: string, after: string, end: string, limit: string): string =>
+  `WHERE machine_id = ${machine} AND time > ${after}::timestamptz AND time <= ${end}::timestamptz ORDER BY time LIMIT ${limit}`
+
 /** Readings with after < time <= end, oldest first, at most `limit` (callers ask for one more than they show). */
 export async function readingsAfter (db: pg.Pool, machineId: string, afterIso: string, endIso: string, limit: number): Promise<ReadingRow[]> {
   const r = await db.query<ReadingRow>({
     name: 'readings-after',
-    text: `${SELECT} WHERE machine_id = $1 AND time > $2::timestamptz AND time <= $3::timestamptz ORDER BY time LIMIT $4`,
+    text: `${SELECT} ${afterWhere('$1', '$2', '$3', '$4')}`,
     values: [machineId, afterIso, endIso, limit],
     rowMode: 'array',
   })
@@ -74,8 +78,7 @@ export async function readingsAfterCopy (db: pg.Pool, machineId: string, afterIs
   let failed: Error | undefined
   try {
     const lit = (v: string): string => client.escapeLiteral(v)
-    const sql = `COPY (${COPY_SELECT} WHERE machine_id = ${lit(machineId)} AND time > ${lit(afterIso)}::timestamptz AND time <= ${lit(endIso)}::timestamptz ` +
-      `ORDER BY time LIMIT ${Math.trunc(limit)}) TO STDOUT`
+    const sql = `COPY (${COPY_SELECT} ${afterWhere(lit(machineId), lit(afterIso), lit(endIso), String(Math.trunc(limit)))}) TO STDOUT`
     await client.query('BEGIN; SET LOCAL enable_sort = off; SET LOCAL extra_float_digits = 1; SET LOCAL TimeZone = \'UTC\'; SET LOCAL DateStyle = \'ISO\'')
     const chunks: Buffer[] = []
     for await (const chunk of client.query(copyTo(sql))) chunks.push(chunk as Buffer)
