@@ -1,38 +1,38 @@
 /**
- * Reading JSON straight from PostgreSQL's COPY text output, byte to byte: the window pages of
- * /data without a JavaScript value per field. Input rows are those of store/readings.ts
- * readingsAfterCopy: the timestamp as timestamptz prints in UTC with DateStyle ISO
- * (`2025-07-13 01:00:00.1+00`), then READING_FIELDS in order, tab-separated, `\N` for NULL, text
- * with COPY's backslash escapes, one row per line.
+ * Reading JSON straight from PostgreSQL's binary COPY output: the window pages of /data without a
+ * JavaScript value per field beyond the number being written. Input rows are those of
+ * store/readings.ts readingsAfterCopy, `COPY … TO STDOUT (FORMAT binary)`: the signature and header,
+ * then per row a field count and per field a length (-1 for NULL) and its bytes, big-endian:
+ * the timestamp (int8 µs since 2000-01-01 UTC), then READING_FIELDS in order (float8, int4, text).
  *
  * The bytes are the ones reading-json.ts rowJson writes for the same row read by readingsAfter
- * (test/integration/reading-pages.test.ts compares both on values chosen to break a byte copy):
- *   time    rewritten as to_char(… 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') prints it: the fraction padded
- *           to six digits; a timestamp of another shape (a year past 9999, BC) makes the page null
- *           and the caller reads it the other way.
- *   float8  PostgreSQL's shortest round-trip digits (extra_float_digits = 1, which readingsAfterCopy
- *           sets) are String(v)'s digits in fixed notation (checked over 4 million values); a token
- *           in exponent notation, or -0, is formatted by String(Number(token)) as rowJson does.
- *   int4    decimal digits, the same.
- *   text    COPY escapes undone, then escaped as JSON.stringify does (\" \\ \b \f \n \r \t, other
- *           controls as \u00xx); other bytes copied (the database's text is valid UTF-8).
- * Measured on 10,000 rows (880 KB in, 2.9 MB out): about 3.6 ms on one core here; the same rows
- * through pg's row parsing and rowJson took about 35 ms.
+ * (test/integration/reading-pages.test.ts compares both on values chosen to break a conversion):
+ *   time    as to_char(… 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') prints it, for years 1 to 9999; another
+ *           timestamp (BC, a year past 9999, ±infinity) makes the page null and the caller reads it
+ *           the other way.
+ *   float8  String(v): written from digits when v has at most six decimals and |v| · 10^k < 2^52
+ *           (then exactly one k-digit decimal rounds to v, so it is the shortest, which String
+ *           prints), else String(v) itself (NaN, ±Infinity, 1e21, 5e-324, 0.1 + 0.2 …).
+ *   int4    decimal digits.
+ *   text    the UTF-8 bytes escaped as JSON.stringify escapes (\" \\ \b \f \n \r \t, other controls
+ *           as \u00xx; the database's text is valid UTF-8).
+ * Binary against text COPY (bench/RESULTS.md, issue 16): PostgreSQL spends about 5 ms less per
+ * 10,000 rows (no float8out, no timestamp formatting, no COPY escaping); the digits cost JavaScript
+ * about as much as copying PostgreSQL's text did.
  */
 import { READING_FIELDS } from '../reading-fields.js'
 
-const TAB = 0x09
-const NL = 0x0a
-const BACKSLASH = 0x5c
 const QUOTE = 0x22
-const LOWER_E = 0x65
-const MINUS = 0x2d
+const BACKSLASH = 0x5c
 const ZERO = 0x30
-const CAPITAL_N = 0x4e
 
 const N = READING_FIELDS.length
-/** Per field: text (unescaped and quoted) rather than a number (copied). */
-const TEXT: readonly boolean[] = READING_FIELDS.map((f) => f.sql === 'text')
+/** Binary COPY's signature: `PGCOPY\n\377\r\n\0`, then int32 flags and int32 header-extension length. */
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1')
+const HEADER = SIGNATURE.length + 8
+
+const enum Kind { Float, Int, Text }
+const KIND: readonly Kind[] = READING_FIELDS.map((f) => f.sql === 'float8' ? Kind.Float : f.sql === 'int4' ? Kind.Int : Kind.Text)
 const HEX = '0123456789abcdef'
 
 /**
@@ -62,24 +62,21 @@ function put (dv: DataView, out: Buffer, p: number, c: Piece): number {
   return p
 }
 
-/** The DataView that put() writes `out` through. */
-const viewOf = (out: Buffer): DataView => new DataView(out.buffer, out.byteOffset, out.length)
+/** The DataView over all of `b`. */
+const viewOf = (b: Buffer): DataView => new DataView(b.buffer, b.byteOffset, b.length)
 
 /** `,"name":` per field. */
 const KEYS: readonly Piece[] = READING_FIELDS.map((f) => piece(`,"${f.name}":`))
 const KEYS_LENGTH = KEYS.reduce((sum, k) => sum + k.length, 0)
 
-/** COPY escape letter → the byte it stands for (PostgreSQL's CopyAttributeOutText). */
-const UNESCAPE = new Uint8Array(256)
-for (let i = 0; i < 256; i++) UNESCAPE[i] = i
-UNESCAPE[0x62] = 0x08; UNESCAPE[0x66] = 0x0c; UNESCAPE[0x6e] = 0x0a; UNESCAPE[0x72] = 0x0d; UNESCAPE[0x74] = 0x09; UNESCAPE[0x76] = 0x0b
-
 /** A control byte's JSON escape, as JSON.stringify writes it. */
 const CONTROL: readonly Buffer[] = Array.from({ length: 0x20 }, (_, c) => Buffer.from(
   c === 0x08 ? '\\b' : c === 0x0c ? '\\f' : c === 0x0a ? '\\n' : c === 0x0d ? '\\r' : c === 0x09 ? '\\t' : `\\u00${HEX[c >> 4] as string}${HEX[c & 15] as string}`))
 
-/** Most bytes one input byte can become (a control byte → `\u00xx`), and room for a row's fixed parts. */
+/** Most bytes one text byte can become (a control byte → `\u00xx`); the longest number String() writes, and then some. */
 const GROWTH = 6
+const NUMBER_ROOM = 32
+/** Room for a row's fixed parts: keys, machine id prefix (added per call), timestamp, braces. */
 const ROW_FIXED = KEYS_LENGTH + 64
 
 export interface CopyJsonPage {
@@ -93,117 +90,147 @@ export interface CopyJsonPage {
   readonly nextTime: string | null
 }
 
-/** Offsets of the digits in `YYYY-MM-DD HH:MM:SS`. */
-const DIGITS_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
-const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39
+const US_PER_S = 1_000_000
+const S_PER_DAY = 86_400
+/** Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's timestamp epoch. */
+const PG_EPOCH_S = 946_684_800
+/** 2^32 = TWO32_HI µs-millions + TWO32_LO µs: splits an int8 of µs without BigInt. */
+const TWO32_HI = 4294
+const TWO32_LO = 967_296
 
 /**
- * Length of the fraction digits of the ISO timestamp at src[from..to) (`YYYY-MM-DD HH:MM:SS[.f…]+00`),
- * or -1 for any other shape.
+ * A timestamp decoder with the date of the last day it saw: consecutive rows of a window nearly
+ * always share it, so per row only the time of day is written from numbers.
  */
-function fractionDigits (src: Buffer, from: number, to: number): number {
-  const len = to - from
-  if (len < 22 || src[from + 4] !== MINUS || src[from + 7] !== MINUS || src[from + 10] !== 0x20 ||
-    src[from + 13] !== 0x3a || src[from + 16] !== 0x3a || src[to - 3] !== 0x2b || src[to - 2] !== ZERO || src[to - 1] !== ZERO) return -1
-  for (let j = 0; j < DIGITS_AT.length; j++) if (!isDigit(src[from + (DIGITS_AT[j] as number)])) return -1
-  if (len === 22) return 0
-  const digits = len - 23
-  if (src[from + 19] !== 0x2e || digits < 1 || digits > 6) return -1
-  for (let k = 20; k < 20 + digits; k++) if (!isDigit(src[from + k])) return -1
-  return digits
-}
+class Timestamps {
+  /** Seconds since 1970 of the cached day's midnight, and its `YYYY-MM-DD` bytes. */
+  #dayStart = Number.NaN
+  readonly #date = Buffer.alloc(10)
+  /** Set by decode(): seconds of the day and microseconds. */
+  second = 0
+  micro = 0
 
-/** The API's form of an ISO timestamp whose fraction has `digits` digits (see fractionDigits). */
-function apiTime (src: Buffer, from: number, digits: number): string {
-  const date = src.toString('latin1', from, from + 10)
-  const clock = src.toString('latin1', from + 11, from + 19)
-  const fraction = digits === 0 ? '' : src.toString('latin1', from + 20, from + 20 + digits)
-  return `${date}T${clock}.${fraction.padEnd(6, '0')}Z`
-}
-
-/**
- * Converts COPY text rows (see the file header) into Reading JSON of machine `idJson` (already
- * JSON-encoded), at most `limit` rows; of row `limit`, if present, only the timestamp is read.
- * Null when a timestamp has a shape the conversion does not know.
- */
-export function copyRowsToJson (src: Buffer, idJson: string, limit: number): CopyJsonPage | null {
-  const prefix = piece(`{"machine_id":${idJson},"timestamp":"`)
-  const plen = prefix.length
-  const n = src.length
-  // Output is about 3.4× the input for these rows; grown when a row would not fit.
-  let out: Buffer = Buffer.allocUnsafe(n * 4 + 4096)
-  let dv = viewOf(out)
-  let p = 0
-  let i = 0
-  let count = 0
-  let lastTime: string | null = null
-  let nextTime: string | null = null
-  while (i < n) {
-    let tsEnd = i
-    while (tsEnd < n && src[tsEnd] !== TAB) tsEnd++
-    const digits = fractionDigits(src, i, tsEnd)
-    if (digits < 0) return null
-    if (count === limit) {
-      nextTime = apiTime(src, i, digits)
-      break
+  /** Decodes the int8 at src[at]; false when outside years 1 to 9999. */
+  decode (sv: DataView, at: number): boolean {
+    const hi = sv.getInt32(at)
+    const lo = sv.getUint32(at + 4)
+    // µs = hi · 2^32 + lo = (hi · TWO32_HI) · 10^6 + (hi · TWO32_LO + lo), each part exact in a double.
+    const a = hi * TWO32_LO + lo
+    let s = Math.floor(a / US_PER_S)
+    let us = a - s * US_PER_S
+    if (us < 0) { s--; us += US_PER_S } else if (us >= US_PER_S) { s++; us -= US_PER_S }
+    s += hi * TWO32_HI + PG_EPOCH_S
+    this.micro = us
+    let second = s - this.#dayStart
+    if (second >= 0 && second < S_PER_DAY) {
+      this.second = second
+      return true
     }
-    if (p + plen + ROW_FIXED > out.length) {
-      out = grow(out, p, plen + ROW_FIXED)
-      dv = viewOf(out)
-    }
-    if (count > 0) out[p++] = 0x2c
-    p = put(dv, out, p, prefix)
-    // YYYY-MM-DD, T, HH:MM:SS, ., six fraction digits, Z
-    for (let k = 0; k < 10; k++) out[p++] = src[i + k] as number
-    out[p++] = 0x54
-    for (let k = 11; k < 19; k++) out[p++] = src[i + k] as number
-    out[p++] = 0x2e
-    for (let k = 0; k < 6; k++) out[p++] = k < digits ? src[i + 20 + k] as number : ZERO
-    out[p++] = 0x5a
-    out[p++] = QUOTE
-    const rowFrom = i
-    i = tsEnd
-    for (let f = 0; f < N; f++) {
-      if (src[i] !== TAB) throw new Error(`COPY row ${count} has ${f} fields, expected ${N}`)
-      i++
-      p = put(dv, out, p, KEYS[f] as Piece)
-      let to = i
-      while (to < n && src[to] !== TAB && src[to] !== NL) to++
-      if (p + (to - i) * GROWTH + ROW_FIXED > out.length) {
-        out = grow(out, p, (to - i) * GROWTH + ROW_FIXED)
-        dv = viewOf(out)
-      }
-      if (to - i === 2 && src[i] === BACKSLASH && src[i + 1] === CAPITAL_N) {
-        out[p++] = 0x6e; out[p++] = 0x75; out[p++] = 0x6c; out[p++] = 0x6c
-      } else if (TEXT[f] === true) {
-        p = writeText(out, p, src, i, to)
-      } else {
-        p = writeNumber(out, p, src, i, to)
-      }
-      i = to
-    }
-    if (src[i] !== NL) throw new Error(`COPY row ${count} has ${i < n ? 'more than' : 'fewer than'} ${N} fields`)
-    i++
-    out[p++] = 0x7d
-    count++
-    if (count === limit || i >= n) lastTime = apiTime(src, rowFrom, digits)
+    let day = Math.floor(s / S_PER_DAY)
+    second = s - day * S_PER_DAY
+    if (second < 0) { day--; second += S_PER_DAY } else if (second >= S_PER_DAY) { day++; second -= S_PER_DAY }
+    if (!this.#setDay(day)) return false
+    this.#dayStart = day * S_PER_DAY
+    this.second = second
+    return true
   }
-  return { body: out.subarray(0, p), count, lastTime, nextTime }
+
+  /** Civil date of `days` since 1970-01-01 (proleptic Gregorian) into #date; false outside years 1–9999. */
+  #setDay (days: number): boolean {
+    const z = days + 719_468
+    const era = Math.floor(z / 146_097)
+    const doe = z - era * 146_097
+    const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365)
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100))
+    const mp = Math.floor((5 * doy + 2) / 153)
+    const d = doy - Math.floor((153 * mp + 2) / 5) + 1
+    const m = mp < 10 ? mp + 3 : mp - 9
+    const y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    if (y < 1 || y > 9999) return false
+    const b = this.#date
+    b[0] = ZERO + Math.floor(y / 1000); b[1] = ZERO + Math.floor(y / 100) % 10; b[2] = ZERO + Math.floor(y / 10) % 10; b[3] = ZERO + y % 10
+    b[4] = 0x2d; b[5] = ZERO + Math.floor(m / 10); b[6] = ZERO + m % 10
+    b[7] = 0x2d; b[8] = ZERO + Math.floor(d / 10); b[9] = ZERO + d % 10
+    return true
+  }
+
+  /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` of the last decode() at out[p]; returns the new end. */
+  write (out: Buffer, p: number): number {
+    const b = this.#date
+    for (let k = 0; k < 10; k++) out[p++] = b[k] as number
+    const s = this.second | 0
+    const h = (s / 3600) | 0
+    const mi = ((s - h * 3600) / 60) | 0
+    const se = s - h * 3600 - mi * 60
+    out[p++] = 0x54
+    out[p++] = ZERO + ((h / 10) | 0); out[p++] = ZERO + h % 10; out[p++] = 0x3a
+    out[p++] = ZERO + ((mi / 10) | 0); out[p++] = ZERO + mi % 10; out[p++] = 0x3a
+    out[p++] = ZERO + ((se / 10) | 0); out[p++] = ZERO + se % 10; out[p++] = 0x2e
+    let us = this.micro | 0
+    for (let k = p + 5; k >= p; k--) { const q = (us / 10) | 0; out[k] = ZERO + us - q * 10; us = q }
+    p += 6
+    out[p++] = 0x5a
+    return p
+  }
+
+  /** The last decode() as the API prints it. */
+  text (): string {
+    const b = Buffer.allocUnsafe(27)
+    return b.toString('latin1', 0, this.write(b, 0))
+  }
 }
 
-/** A copy of out[0..p) in a buffer with room for `more` bytes after p. */
-function grow (out: Buffer, p: number, more: number): Buffer {
-  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, p + more))
-  out.copy(bigger, 0, 0, p)
-  return bigger
+const POW10 = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000]
+const TWO31 = 2 ** 31
+const TWO52 = 2 ** 52
+
+/** The digits of the integer 0 ≤ v < 2^31 at out[p], `frac` of them after a point; returns the new end. */
+function writeInt (out: Buffer, p: number, v: number, frac: number): number {
+  let left = v | 0
+  let len = 1
+  while (len < 10 && left >= (POW10[len] as number)) len++
+  if (len <= frac) {
+    // 0.00ddd
+    out[p++] = ZERO
+    out[p++] = 0x2e
+    for (let z = len; z < frac; z++) out[p++] = ZERO
+    frac = 0
+  }
+  const end = p + len + (frac > 0 ? 1 : 0)
+  let k = end
+  for (let d = 0; d < len; d++) {
+    if (d === frac && d > 0) out[--k] = 0x2e
+    const q = (left / 10) | 0
+    out[--k] = ZERO + left - q * 10
+    left = q
+  }
+  return end
 }
 
-/** A text field as a JSON string at out[p]; returns the new end. */
+/** float8 `v` as String(v) writes it, at out[p]; returns the new end. */
+function writeFloat (out: Buffer, p: number, v: number): number {
+  const a = v < 0 ? -v : v
+  for (let k = 0; k <= 6; k++) {
+    const scale = POW10[k] as number
+    const m = Math.round(a * scale)
+    if (!(m < TWO52)) break
+    if (m / scale !== a) continue
+    // m / 10^k is the only k-digit decimal that rounds to v (m < 2^52: such decimals lie 10^-k apart,
+    // wider than the interval that rounds to v), and no shorter one does (k is the first):
+    // String(v)'s digits. A trailing zero would mean the product's rounding hid a shorter one.
+    if (m === 0) { out[p++] = ZERO; return p }
+    if ((k > 0 && m % 10 === 0) || m >= TWO31) break
+    if (v < 0) out[p++] = 0x2d
+    return writeInt(out, p, m, k)
+  }
+  return p + out.write(String(v), p, 'latin1')
+}
+
+/** A text field's UTF-8 bytes src[from..to) as a JSON string at out[p]; returns the new end. */
 function writeText (out: Buffer, p: number, src: Buffer, from: number, to: number): number {
   out[p++] = QUOTE
   for (let i = from; i < to; i++) {
-    let c = src[i] as number
-    if (c === BACKSLASH) c = UNESCAPE[src[++i] as number] as number
+    const c = src[i] as number
     if (c >= 0x20) {
       if (c === QUOTE || c === BACKSLASH) out[p++] = BACKSLASH
       out[p++] = c
@@ -216,11 +243,92 @@ function writeText (out: Buffer, p: number, src: Buffer, from: number, to: numbe
   return p
 }
 
-/** A number as String(v) writes it at out[p]: copied unless in exponent form or -0; returns the new end. */
-function writeNumber (out: Buffer, p: number, src: Buffer, from: number, to: number): number {
-  let plain = !(to - from === 2 && src[from] === MINUS && src[from + 1] === ZERO)
-  for (let i = from; plain && i < to; i++) if (src[i] === LOWER_E) plain = false
-  if (!plain) return p + out.write(String(Number(src.toString('latin1', from, to))), p, 'latin1')
-  for (let i = from; i < to; i++) out[p++] = src[i] as number
-  return p
+/** A copy of out[0..p) in a buffer with room for `more` bytes after p. */
+function grow (out: Buffer, p: number, more: number): Buffer {
+  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, p + more))
+  out.copy(bigger, 0, 0, p)
+  return bigger
+}
+
+const malformed = (why: string): Error => new Error(`binary COPY input: ${why}`)
+
+/**
+ * Converts binary COPY rows (see the file header) into Reading JSON of machine `idJson` (already
+ * JSON-encoded), at most `limit` rows; of row `limit`, if present, only the timestamp is read.
+ * Null when a timestamp is outside years 1 to 9999.
+ */
+export function copyRowsToJson (src: Buffer, idJson: string, limit: number): CopyJsonPage | null {
+  const n = src.length
+  if (n < HEADER + 2 || !src.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no binary COPY signature')
+  const sv = viewOf(src)
+  let i = HEADER + sv.getInt32(SIGNATURE.length + 4)
+  const prefix = piece(`{"machine_id":${idJson},"timestamp":"`)
+  const fixed = prefix.length + ROW_FIXED
+  // About 2.3× the input for these rows; grown when a field would not fit.
+  let out: Buffer = Buffer.allocUnsafe(n * 3 + 4096)
+  let dv = viewOf(out)
+  let p = 0
+  let count = 0
+  const ts = new Timestamps()
+  let lastTime: string | null = null
+  let nextTime: string | null = null
+  for (;;) {
+    if (i + 2 > n) throw malformed(`cut after row ${count}`)
+    const fields = sv.getInt16(i)
+    i += 2
+    if (fields === -1) break
+    if (fields !== N + 1) throw malformed(`row ${count} has ${fields} fields, expected ${N + 1}`)
+    if (i + 12 > n || sv.getInt32(i) !== 8) throw malformed(`row ${count}: timestamp not 8 bytes`)
+    if (!ts.decode(sv, i + 4)) return null
+    i += 12
+    if (count === limit) {
+      nextTime = ts.text()
+      break
+    }
+    if (p + fixed > out.length) {
+      out = grow(out, p, fixed)
+      dv = viewOf(out)
+    }
+    if (count > 0) out[p++] = 0x2c
+    p = put(dv, out, p, prefix)
+    p = ts.write(out, p)
+    out[p++] = QUOTE
+    for (let f = 0; f < N; f++) {
+      if (i + 4 > n) throw malformed(`cut in row ${count}`)
+      const len = sv.getInt32(i)
+      i += 4
+      if (i + len > n) throw malformed(`cut in row ${count}`)
+      const room = (len < 0 ? 0 : len * GROWTH) + NUMBER_ROOM + KEYS_LENGTH
+      if (p + room > out.length) {
+        out = grow(out, p, room)
+        dv = viewOf(out)
+      }
+      p = put(dv, out, p, KEYS[f] as Piece)
+      if (len === -1) {
+        out[p++] = 0x6e; out[p++] = 0x75; out[p++] = 0x6c; out[p++] = 0x6c
+        continue
+      }
+      const kind = KIND[f]
+      if (kind === Kind.Float) {
+        if (len !== 8) throw malformed(`row ${count}: float8 of ${len} bytes`)
+        p = writeFloat(out, p, sv.getFloat64(i))
+      } else if (kind === Kind.Int) {
+        if (len !== 4) throw malformed(`row ${count}: int4 of ${len} bytes`)
+        const v = sv.getInt32(i)
+        if (v === -2_147_483_648) p += out.write('-2147483648', p, 'latin1')
+        else {
+          if (v < 0) out[p++] = 0x2d
+          p = writeInt(out, p, v < 0 ? -v : v, 0)
+        }
+      } else {
+        p = writeText(out, p, src, i, i + len)
+      }
+      i += len
+    }
+    out[p++] = 0x7d
+    count++
+    if (count === limit) lastTime = ts.text()
+  }
+  if (count > 0 && count < limit) lastTime = ts.text()
+  return { body: out.subarray(0, p), count, lastTime, nextTime }
 }

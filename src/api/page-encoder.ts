@@ -12,7 +12,7 @@ import { asBuffer } from '../bytes.js'
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
 const WORKER_FILE = new URL(`./page-worker${ext}`, import.meta.url).href
 
-/** Below this many COPY bytes (about 700 rows) a page is encoded in place: the hand-off would cost more. */
+/** Below this many COPY bytes (about 500 rows) a page is encoded in place: the hand-off would cost more. */
 const IN_PLACE_BYTES = 64 * 1024
 /** Heap bound of a page worker: its buffers are ArrayBuffers outside it; the bound keeps a failure in the worker. */
 const WORKER_HEAP_MB = 64

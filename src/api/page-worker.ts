@@ -1,5 +1,5 @@
 /**
- * Piscina worker entry of page-encoder.ts: one window page, COPY text → Reading JSON (copy-json.ts).
+ * Piscina worker entry of page-encoder.ts: one window page, binary COPY → Reading JSON (copy-json.ts).
  * The input arrives moved; the output's buffer is moved back, never cloned.
  */
 import { Piscina } from 'piscina'

@@ -3,8 +3,9 @@
  * timestamps of random sizes, identical rows, NULLs, texts that sort differently in byte order and
  * in a locale, -0, NaN) and random page sizes, following the cursor returns every row exactly
  * once, in time order, each page at most `limit` rows; rows inserted between pages never make an
- * existing row repeat or vanish. readPageJson (COPY text straight to JSON bytes) gives the bytes
- * readPage's rows give through rowJson, for values chosen to break a byte copy.
+ * existing row repeat or vanish. readPageJson (binary COPY straight to JSON bytes) gives the bytes
+ * readPage's rows give through rowJson, for values chosen to break a conversion (numbers near the
+ * digit writer's bounds, timestamps from year 1 to 9999, texts that need escapes).
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -27,6 +28,14 @@ const rowArb = fc.record({
 })
 
 const iso = (t: number): string => new Date(Date.UTC(2025, 6, 13, 10) + t).toISOString()
+/** µs since 1970 as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (years 1 to 9999). */
+const isoMicros = (us: bigint): string => {
+  const ms = us >= 0n ? us / 1000n : -((-us + 999n) / 1000n)
+  return new Date(Number(ms)).toISOString().slice(0, 23) + String(us - ms * 1000n).padStart(3, '0') + 'Z'
+}
+/** 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in µs since 1970. */
+const YEAR_1_US = -62_135_596_800_000_000n
+const YEAR_9999_END_US = 253_402_300_799_999_999n
 
 describe('readPage', () => {
   let t: TestEnv
@@ -78,8 +87,12 @@ describe('readPage', () => {
 
   /** Numbers whose text PostgreSQL and String() may write differently, and texts that need escapes. */
   const awkward = fc.record({
-    t: fc.integer({ min: 0, max: 400 }),
-    temp: fc.oneof(fc.double(), fc.constantFrom(-0, 0, Number.NaN, Infinity, -Infinity, 1e20, 1e21, 1e15, 123456789012345680, 1e-5, 1e-7, 5e-324, 0.1, -2.5e-4)),
+    // Near one instant (groups of equal timestamps), or anywhere in years 1 to 9999.
+    t: fc.oneof(fc.integer({ min: 0, max: 400 }).map(iso), fc.bigInt({ min: YEAR_1_US, max: YEAR_9999_END_US }).map(isoMicros),
+      fc.constantFrom(YEAR_1_US, YEAR_9999_END_US, 0n, -1n, 951_782_400_000_000n).map(isoMicros)),
+    temp: fc.oneof(fc.double(), fc.constantFrom(-0, 0, Number.NaN, Infinity, -Infinity, 1e20, 1e21, 1e15, 123456789012345680, 1e-5, 1e-7, 5e-324, 0.1, -2.5e-4,
+      0.1 + 0.2, 1e-6, -1e-6, 1.5e-6, 2_147_483.647, 214_748.3648, -214_748.3647, 2_147_483_647, 2_147_483_648, 4_503_599_627_370_495.5, 4_503_599_627_370_496,
+      9.999999, 123.456789, 857.286, -0.091, 37.11), fc.integer({ min: -1e9, max: 1e9 }).map((x) => x / 1000)),
     x: fc.option(fc.double({ noNaN: true }), { nil: null }),
     state: fc.option(fc.oneof(fc.string({ unit: 'binary' }), fc.constantFrom('\\N', '\\', '"', '\t\n\r\b\f\v\u0001\u001f\u007f', 'a\tb', 'ü€😀', '\\x41')), { nil: null }),
     line: fc.integer({ min: -2_147_483_648, max: 2_147_483_647 }),
@@ -93,7 +106,7 @@ describe('readPage', () => {
       const clean = rows.map((r) => ({ ...r, state: r.state === null ? null : r.state.replaceAll('\u0000', '') }))
       await db.query(`INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed, x_pos_mm, machine_state, active_program_line)
         SELECT t, $1, temp, 1000, x, s, l FROM unnest($2::timestamptz[], $3::float8[], $4::float8[], $5::text[], $6::int[]) AS u(t, temp, x, s, l)`,
-      [machine, clean.map((r) => iso(r.t)), clean.map((r) => String(r.temp)), clean.map((r) => r.x === null ? null : String(r.x)), clean.map((r) => r.state), clean.map((r) => r.line)])
+      [machine, clean.map((r) => r.t), clean.map((r) => String(r.temp)), clean.map((r) => r.x === null ? null : String(r.x)), clean.map((r) => r.state), clean.map((r) => r.line)])
       const idJson = JSON.stringify(machine)
       let after = '-infinity'
       for (let pages = 0; ; pages++) {
@@ -140,6 +153,21 @@ describe('readPage', () => {
       assert.equal(pages, 3)
     } finally {
       await encoder.close()
+    }
+  })
+
+  it('readPageJson declines timestamps outside years 1 to 9999 (readPage answers those pages)', async () => {
+    const encoder = new PageEncoder(0)
+    const idJson = JSON.stringify('OUT-OF-RANGE')
+    for (const [n, time] of ['infinity', '4713-11-24 00:00:00Z BC', '10000-01-01 00:00:00Z', '0001-12-31 23:59:59.999999Z BC', '294276-12-31 23:59:59Z'].entries()) {
+      const machine = `OUT-${n}`
+      await db.query('INSERT INTO sensor_data (time, machine_id, temperature, spindle_speed) VALUES ($1, $2, 1.5, 1000), (\'2025-07-13T10:00:00Z\', $2, 2.5, 1000)', [time, machine])
+      assert.equal(await readPageJson(db, encoder, machine, idJson, '-infinity', 'infinity', 10), null, time)
+      assert.equal((await readPage(db, machine, '-infinity', null, 0, 'infinity', 10)).rows.length, 2, time)
+      // A window without the odd timestamp is still answered from COPY.
+      const before = time.includes('BC')
+      const page = await readPageJson(db, encoder, machine, idJson, before ? '2025-07-12T00:00:00Z' : '-infinity', before ? 'infinity' : '2025-07-14T00:00:00Z', 10)
+      assert.equal(page?.count, 1, time)
     }
   })
 })
