@@ -255,80 +255,139 @@ const malformed = (why: string): Error => new Error(`binary COPY input: ${why}`)
 /**
  * Converts binary COPY rows (see the file header) into Reading JSON of machine `idJson` (already
  * JSON-encoded), at most `limit` rows; of row `limit`, if present, only the timestamp is read.
- * Null when a timestamp is outside years 1 to 9999.
+ * Chunks are pushed as they arrive (a row may span two), so the encoding of a page overlaps the
+ * database's sending it. Lifecycle: constructor → push()* → end().
  */
-export function copyRowsToJson (src: Buffer, idJson: string, limit: number): CopyJsonPage | null {
-  const n = src.length
-  if (n < HEADER + 2 || !src.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no binary COPY signature')
-  const sv = viewOf(src)
-  let i = HEADER + sv.getInt32(SIGNATURE.length + 4)
-  const prefix = piece(`{"machine_id":${idJson},"timestamp":"`)
-  const fixed = prefix.length + ROW_FIXED
-  // About 2.3× the input for these rows; grown when a field would not fit.
-  let out: Buffer = Buffer.allocUnsafe(n * 3 + 4096)
-  let dv = viewOf(out)
-  let p = 0
-  let count = 0
-  const ts = new Timestamps()
-  let lastTime: string | null = null
-  let nextTime: string | null = null
-  for (;;) {
-    if (i + 2 > n) throw malformed(`cut after row ${count}`)
-    const fields = sv.getInt16(i)
-    i += 2
-    if (fields === -1) break
-    if (fields !== N + 1) throw malformed(`row ${count} has ${fields} fields, expected ${N + 1}`)
-    if (i + 12 > n || sv.getInt32(i) !== 8) throw malformed(`row ${count}: timestamp not 8 bytes`)
-    if (!ts.decode(sv, i + 4)) return null
-    i += 12
-    if (count === limit) {
-      nextTime = ts.text()
-      break
+export class CopyJsonEncoder {
+  readonly #prefix: Piece
+  readonly #fixed: number
+  readonly #limit: number
+  #out: Buffer
+  #dv: DataView
+  #p = 0
+  #count = 0
+  readonly #ts = new Timestamps()
+  #lastTime: string | null = null
+  #nextTime: string | null = null
+  /** The header was read. */
+  #started = false
+  /** The trailer or row `limit` was reached, or a timestamp out of range (#declined): the rest is not read. */
+  #done = false
+  #declined = false
+  /** Bytes of an incomplete row (or header) from the last push. */
+  #rest: Buffer | undefined
+
+  constructor (idJson: string, limit: number) {
+    this.#prefix = piece(`{"machine_id":${idJson},"timestamp":"`)
+    this.#fixed = this.#prefix.length + ROW_FIXED
+    this.#limit = limit
+    // About 290 bytes per row of these; memory not written to is never touched. Grown when a field would not fit.
+    this.#out = Buffer.allocUnsafe(Math.min(limit, 20_000) * 320 + 4096)
+    this.#dv = viewOf(this.#out)
+  }
+
+  push (chunk: Buffer): void {
+    if (this.#done) return
+    const src = this.#rest === undefined ? chunk : Buffer.concat([this.#rest, chunk])
+    this.#rest = undefined
+    const n = src.length
+    const sv = viewOf(src)
+    let i = 0
+    if (!this.#started) {
+      if (n < HEADER) { this.#rest = src; return }
+      if (!src.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw malformed('no binary COPY signature')
+      const ext = sv.getInt32(SIGNATURE.length + 4)
+      if (n < HEADER + ext) { this.#rest = src; return }
+      i = HEADER + ext
+      this.#started = true
     }
-    if (p + fixed > out.length) {
-      out = grow(out, p, fixed)
-      dv = viewOf(out)
-    }
-    if (count > 0) out[p++] = 0x2c
-    p = put(dv, out, p, prefix)
-    p = ts.write(out, p)
-    out[p++] = QUOTE
-    for (let f = 0; f < N; f++) {
-      if (i + 4 > n) throw malformed(`cut in row ${count}`)
-      const len = sv.getInt32(i)
-      i += 4
-      if (i + len > n) throw malformed(`cut in row ${count}`)
-      const room = (len < 0 ? 0 : len * GROWTH) + NUMBER_ROOM + KEYS_LENGTH
-      if (p + room > out.length) {
-        out = grow(out, p, room)
+    const limit = this.#limit
+    const fixed = this.#fixed
+    const ts = this.#ts
+    let out = this.#out
+    let dv = this.#dv
+    let p = this.#p
+    let count = this.#count
+    for (;;) {
+      // A whole row, or keep its bytes for the next push.
+      if (i + 2 > n) break
+      const fields = sv.getInt16(i)
+      if (fields === -1) { this.#done = true; break }
+      if (fields !== N + 1) throw malformed(`row ${count} has ${fields} fields, expected ${N + 1}`)
+      let j = i + 2
+      for (let f = 0; f <= N && j <= n; f++) j += j + 4 > n ? 4 : 4 + Math.max(0, sv.getInt32(j))
+      if (j > n) break
+      i += 2
+      if (sv.getInt32(i) !== 8) throw malformed(`row ${count}: timestamp not 8 bytes`)
+      if (!ts.decode(sv, i + 4)) { this.#declined = true; this.#done = true; break }
+      i += 12
+      if (count === limit) {
+        this.#nextTime = ts.text()
+        this.#done = true
+        break
+      }
+      if (p + fixed > out.length) {
+        out = grow(out, p, fixed)
         dv = viewOf(out)
       }
-      p = put(dv, out, p, KEYS[f] as Piece)
-      if (len === -1) {
-        out[p++] = 0x6e; out[p++] = 0x75; out[p++] = 0x6c; out[p++] = 0x6c
-        continue
-      }
-      const kind = KIND[f]
-      if (kind === Kind.Float) {
-        if (len !== 8) throw malformed(`row ${count}: float8 of ${len} bytes`)
-        p = writeFloat(out, p, sv.getFloat64(i))
-      } else if (kind === Kind.Int) {
-        if (len !== 4) throw malformed(`row ${count}: int4 of ${len} bytes`)
-        const v = sv.getInt32(i)
-        if (v === -2_147_483_648) p += out.write('-2147483648', p, 'latin1')
-        else {
-          if (v < 0) out[p++] = 0x2d
-          p = writeInt(out, p, v < 0 ? -v : v, 0)
+      if (count > 0) out[p++] = 0x2c
+      p = put(dv, out, p, this.#prefix)
+      p = ts.write(out, p)
+      out[p++] = QUOTE
+      for (let f = 0; f < N; f++) {
+        const len = sv.getInt32(i)
+        i += 4
+        const room = (len < 0 ? 0 : len * GROWTH) + NUMBER_ROOM + KEYS_LENGTH
+        if (p + room > out.length) {
+          out = grow(out, p, room)
+          dv = viewOf(out)
         }
-      } else {
-        p = writeText(out, p, src, i, i + len)
+        p = put(dv, out, p, KEYS[f] as Piece)
+        if (len === -1) {
+          out[p++] = 0x6e; out[p++] = 0x75; out[p++] = 0x6c; out[p++] = 0x6c
+          continue
+        }
+        const kind = KIND[f]
+        if (kind === Kind.Float) {
+          if (len !== 8) throw malformed(`row ${count}: float8 of ${len} bytes`)
+          p = writeFloat(out, p, sv.getFloat64(i))
+        } else if (kind === Kind.Int) {
+          if (len !== 4) throw malformed(`row ${count}: int4 of ${len} bytes`)
+          const v = sv.getInt32(i)
+          if (v === -2_147_483_648) p += out.write('-2147483648', p, 'latin1')
+          else {
+            if (v < 0) out[p++] = 0x2d
+            p = writeInt(out, p, v < 0 ? -v : v, 0)
+          }
+        } else {
+          p = writeText(out, p, src, i, i + len)
+        }
+        i += len
       }
-      i += len
+      out[p++] = 0x7d
+      count++
+      if (count === limit) this.#lastTime = ts.text()
     }
-    out[p++] = 0x7d
-    count++
-    if (count === limit) lastTime = ts.text()
+    if (!this.#done && i < n) this.#rest = src.subarray(i)
+    this.#out = out
+    this.#dv = dv
+    this.#p = p
+    this.#count = count
   }
-  if (count > 0 && count < limit) lastTime = ts.text()
-  return { body: out.subarray(0, p), count, lastTime, nextTime }
+
+  /** The page once every chunk was pushed; null when a timestamp is outside years 1 to 9999. */
+  end (): CopyJsonPage | null {
+    if (this.#declined) return null
+    if (!this.#done) throw malformed(`cut after row ${this.#count}`)
+    const count = this.#count
+    const lastTime = count > 0 && count < this.#limit ? this.#ts.text() : this.#lastTime
+    return { body: this.#out.subarray(0, this.#p), count, lastTime, nextTime: this.#nextTime }
+  }
+}
+
+/** CopyJsonEncoder over one buffer holding the whole COPY output. */
+export function copyRowsToJson (src: Buffer, idJson: string, limit: number): CopyJsonPage | null {
+  const e = new CopyJsonEncoder(idJson, limit)
+  e.push(src)
+  return e.end()
 }

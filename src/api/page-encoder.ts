@@ -1,12 +1,13 @@
 /**
- * Where window pages are encoded (copy-json.ts): on `http.page_threads` worker threads, so the
- * event loop that pulls, acks and answers every other request only moves bytes; with 0 threads, or
- * for a small page, on the calling thread. The COPY bytes are moved to the worker and the JSON moved
- * back (no copy between threads). Measured in bench/RESULTS.md (issue 16).
- * Lifecycle: constructor → encode()* → close().
+ * Where window pages are encoded (copy-json.ts): with 0 `http.page_threads` on the calling thread,
+ * chunk by chunk as the database sends them (the encoding overlaps the COPY); with threads, the COPY
+ * bytes are collected, moved to a worker and the JSON moved back (no copy between threads), so the
+ * event loop that pulls, acks and answers every other request only moves bytes; a small page is
+ * encoded in place. Measured in bench/RESULTS.md (issue 16).
+ * Lifecycle: constructor → page()* → close().
  */
 import { Piscina } from 'piscina'
-import { copyRowsToJson, type CopyJsonPage } from './copy-json.js'
+import { CopyJsonEncoder, copyRowsToJson, type CopyJsonPage } from './copy-json.js'
 import { asBuffer } from '../bytes.js'
 
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
@@ -21,6 +22,12 @@ export interface PageTask {
   readonly copy: Buffer
   readonly idJson: string
   readonly limit: number
+}
+
+export interface PageInProgress {
+  readonly push: (chunk: Buffer) => void
+  /** The page (copy-json.ts CopyJsonPage), or null when copy-json declines it. */
+  readonly end: () => Promise<CopyJsonPage | null>
 }
 
 export class PageEncoder {
@@ -41,22 +48,26 @@ export class PageEncoder {
     this.#pool?.on('error', () => {})
   }
 
-  /** copy-json.ts copyRowsToJson, on a worker when there is one and the page is worth it. */
-  async encode (copy: Buffer, idJson: string, limit: number): Promise<CopyJsonPage | null> {
-    if (this.#pool === undefined || copy.length < IN_PLACE_BYTES) return copyRowsToJson(copy, idJson, limit)
-    // Only a buffer that owns its whole ArrayBuffer can be moved (a slice of a socket read may share one).
-    const own = copy.byteOffset === 0 && copy.byteLength === copy.buffer.byteLength ? copy : copyOwned(copy)
-    const page = await this.#pool.run({ copy: own, idJson, limit }, { transferList: [own.buffer as ArrayBuffer] })
-    return page === null ? null : { ...page, body: asBuffer(page.body) }
+  /** An encoding of one page: push() the COPY chunks as they arrive, then end(). */
+  page (idJson: string, limit: number): PageInProgress {
+    if (this.#pool === undefined) {
+      const encoder = new CopyJsonEncoder(idJson, limit)
+      return { push: (chunk) => { encoder.push(chunk) }, end: async () => encoder.end() }
+    }
+    const pool = this.#pool
+    const chunks: Buffer[] = []
+    return {
+      push: (chunk) => { chunks.push(chunk) },
+      end: async () => {
+        const copy = Buffer.concat(chunks)
+        if (copy.length < IN_PLACE_BYTES) return copyRowsToJson(copy, idJson, limit)
+        const page = await pool.run({ copy, idJson, limit }, { transferList: [copy.buffer as ArrayBuffer] })
+        return page === null ? null : { ...page, body: asBuffer(page.body) }
+      },
+    }
   }
 
   async close (): Promise<void> {
     await this.#pool?.close()
   }
-}
-
-function copyOwned (b: Buffer): Buffer {
-  const out = Buffer.allocUnsafeSlow(b.length)
-  b.copy(out)
-  return out
 }

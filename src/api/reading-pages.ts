@@ -148,8 +148,9 @@ export interface JsonPage {
  * holds a timestamp copy-json.ts does not convert.
  */
 export async function readPageJson (db: pg.Pool, encoder: PageEncoder, id: string, idJson: string, afterIso: string, endIso: string, limit: number): Promise<JsonPage | null> {
-  const copy = await readingsAfterCopy(db, id, afterIso, endIso, limit + 1)
-  const page = await encoder.encode(copy, idJson, limit)
+  const encoding = encoder.page(idJson, limit)
+  await readingsAfterCopy(db, id, afterIso, endIso, limit + 1, encoding.push)
+  const page = await encoding.end()
   if (page === null) return null
   if (page.nextTime === null) return { body: page.body, count: page.count, next: null }
   if (page.lastTime === null || page.nextTime === page.lastTime) return null
