@@ -9,8 +9,8 @@
  * cursor counts how many of them it has shown (readingsInGroup's `skip`).
  */
 import type pg from 'pg'
-import { to as copyTo } from 'pg-copy-streams'
 import { READING_FIELDS, type ReadingRow } from '../reading-fields.js'
+import { CopyOut } from './copy-out.js'
 import { isoUtc } from './machines.js'
 
 export type { ReadingRow }
@@ -64,9 +64,9 @@ export async function readingsAfter (db: pg.Pool, machineId: string, afterIso: s
 
 /**
  * readingsAfter's rows as PostgreSQL's binary COPY output, handed to `onChunk` as it arrives
- * (api/copy-json.ts turns it into JSON bytes meanwhile, without a JavaScript value per field): the
- * database sends numbers and timestamps as they are stored instead of printing them. COPY takes no parameters: the values are quoted literals.
- * It runs in its own transaction with `SET LOCAL enable_sort = off`: COPY plans with the literal
+ * (copy-out.ts; api/copy-json.ts turns it into JSON bytes meanwhile, without a JavaScript value per
+ * field): the database sends numbers and timestamps as they are stored instead of printing them.
+ * COPY takes no parameters: the values are quoted literals. It runs in its own transaction with `SET LOCAL enable_sort = off`: COPY plans with the literal
  * values, and for a window of about `limit` rows the planner prefers a bitmap scan and a sort of
  * the whole window (31 ms for 10,000 rows here) to walking the (machine_id, time) index in order
  * (9.6 ms); the prepared readingsAfter gets the index walk.
@@ -78,7 +78,7 @@ export async function readingsAfterCopy (db: pg.Pool, machineId: string, afterIs
     const lit = (v: string): string => client.escapeLiteral(v)
     const sql = `COPY (${COPY_SELECT} ${afterWhere(lit(machineId), lit(afterIso), lit(endIso), String(Math.trunc(limit)))}) TO STDOUT (FORMAT binary)`
     await client.query('BEGIN; SET LOCAL enable_sort = off')
-    for await (const chunk of client.query(copyTo(sql))) onChunk(chunk as Buffer)
+    await client.query(new CopyOut(sql, onChunk)).result
     await client.query('COMMIT')
   } catch (err) {
     failed = err instanceof Error ? err : new Error(String(err))
