@@ -41,12 +41,13 @@ describe('CopyOut', () => {
     await client?.end()
   })
 
-  for (const [name, sql] of [
+  const cases: ReadonlyArray<readonly [string, string]> = [
     ['text, rows of 1 to 5,000 bytes', "COPY (SELECT g, repeat('é', (g * 7919) % 2500) FROM generate_series(1, 20000) g) TO STDOUT"],
     ['binary, with NULLs', "COPY (SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE g / 7.0 END::float8, timestamptz '2025-07-13 10:00:00Z' + g * interval '1 ms' FROM generate_series(1, 30000) g) TO STDOUT (FORMAT binary)"],
     ['notices between rows', 'COPY (SELECT pg_temp.noisy(g) FROM generate_series(1, 5000) g) TO STDOUT'],
     ['no rows', 'COPY (SELECT 1 WHERE false) TO STDOUT'],
-  ]) {
+  ]
+  for (const [name, sql] of cases) {
     it(`hands on the bytes pg-copy-streams reads: ${name}`, async () => {
       const want = await viaStreams(client, sql)
       const got = await viaCopyOut(client, sql)
