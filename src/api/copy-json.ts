@@ -10,15 +10,15 @@
  *   time    as to_char(… 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') prints it, for years 1 to 9999; another
  *           timestamp (BC, a year past 9999, ±infinity) makes the page null and the caller reads it
  *           the other way.
- *   float8  String(v): written from digits when v has at most six decimals and |v| · 10^k < 2^52
- *           (then exactly one k-digit decimal rounds to v, so it is the shortest, which String
+ *   float8  String(v): written from digits when v has at most six decimals and |v| · 10^k < 2^31
+ *           (below 2^52 exactly one k-digit decimal rounds to v, so it is the shortest, which String
  *           prints), else String(v) itself (NaN, ±Infinity, 1e21, 5e-324, 0.1 + 0.2 …).
  *   int4    decimal digits.
  *   text    the UTF-8 bytes escaped as JSON.stringify escapes (\" \\ \b \f \n \r \t, other controls
  *           as \u00xx; the database's text is valid UTF-8).
  * Binary against text COPY (bench/RESULTS.md, issue 16): PostgreSQL spends about 5 ms less per
- * 10,000 rows (no float8out, no timestamp formatting, no COPY escaping); the digits cost JavaScript
- * about as much as copying PostgreSQL's text did.
+ * 10,000 rows (no float8out, no timestamp formatting, no COPY escaping); writing the digits costs
+ * JavaScript about 2 ms more than copying PostgreSQL's text did.
  */
 import { READING_FIELDS } from '../reading-fields.js'
 

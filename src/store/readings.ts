@@ -25,8 +25,11 @@ export const groupKey = (r: ReadingRow): GroupKey => r.slice(1).map((v) => v ===
 
 const COLUMNS = [isoUtc('time'), ...READING_FIELDS.map((f) => f.name)].join(', ')
 const SELECT = `SELECT ${COLUMNS} FROM sensor_data`
-/** The same columns with the timestamp as stored (api/copy-json.ts formats it as isoUtc prints it). */
-// Cast to the types copy-json.ts decodes (no-ops on this schema's columns; a table of another origin may differ).
+/**
+ * The same columns with the timestamp as stored (api/copy-json.ts formats it as isoUtc prints it),
+ * each cast to the type copy-json.ts decodes: no-ops on this schema's columns, where a table of
+ * another origin may differ.
+ */
 const COPY_SELECT = `SELECT time::timestamptz, ${READING_FIELDS.map((f) => `${f.name}::${f.sql}`).join(', ')} FROM sensor_data`
 
 /** [column, SQL type] in GroupKey order (ReadingRow without the timestamp). */
@@ -66,10 +69,11 @@ export async function readingsAfter (db: pg.Pool, machineId: string, afterIso: s
  * readingsAfter's rows as PostgreSQL's binary COPY output, handed to `onChunk` as it arrives
  * (copy-out.ts; api/copy-json.ts turns it into JSON bytes meanwhile, without a JavaScript value per
  * field): the database sends numbers and timestamps as they are stored instead of printing them.
- * COPY takes no parameters: the values are quoted literals. It runs in its own transaction with `SET LOCAL enable_sort = off`: COPY plans with the literal
- * values, and for a window of about `limit` rows the planner prefers a bitmap scan and a sort of
- * the whole window (31 ms for 10,000 rows here) to walking the (machine_id, time) index in order
- * (9.6 ms); the prepared readingsAfter gets the index walk.
+ * COPY takes no parameters: the values are quoted literals. It runs in its own transaction with
+ * `SET LOCAL enable_sort = off`: COPY plans with the literal values, and for a window of about
+ * `limit` rows the planner prefers a bitmap scan and a sort of the whole window (31 ms for 10,000
+ * rows here) to walking the (machine_id, time) index in order (9.6 ms); the prepared readingsAfter
+ * gets the index walk.
  */
 export async function readingsAfterCopy (db: pg.Pool, machineId: string, afterIso: string, endIso: string, limit: number, onChunk: (chunk: Buffer) => void): Promise<void> {
   const client = await db.connect()
